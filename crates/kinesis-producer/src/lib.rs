@@ -1,0 +1,43 @@
+//! An in-process Kinesis Data Streams producer: what the Kinesis Producer Library does
+//! (KPL-format aggregation, shard-aware batching, per-shard rate limits, retries, metrics),
+//! without a daemon and with bounded memory.
+//!
+//! ```no_run
+//! use kinesis_producer::{Config, Producer, UserRecord};
+//! use std::time::Duration;
+//!
+//! let config = Config::from_json(r#"{"region": "eu-west-1"}"#).unwrap();
+//! let producer = Producer::new(config).unwrap();
+//! let batch = producer.submit(vec![UserRecord::new("logs", "host-1", &b"hello"[..])], Duration::from_secs(5)).unwrap();
+//! let outcomes = batch.wait_outcomes(Duration::from_secs(60));
+//! producer.close(Duration::from_secs(30));
+//! # let _ = outcomes;
+//! ```
+
+mod aggregation;
+mod backpressure;
+mod client;
+mod collector;
+pub mod config;
+mod kinesis_record;
+mod limiter;
+pub mod metrics;
+mod outcome;
+mod producer;
+mod record;
+pub mod retry;
+mod sdk_transport;
+pub mod shard_map;
+mod stream;
+#[cfg(test)]
+mod test_support;
+pub mod transport;
+
+pub use aggregation::{AGGREGATE_PARTITION_KEY, MAGIC};
+pub use client::kinesis_client;
+pub use config::{Config, ConfigError};
+pub use metrics::{Metric, MetricKey, Stat};
+pub use outcome::{Batch, Outcome};
+pub use producer::{CloseReport, Producer, ProducerBuilder, ProducerError, SubmitError, ThreadHook};
+pub use record::{parse_explicit_hash_key, partition_key_hash, RecordError, UserRecord};
+pub use sdk_transport::SdkTransport;

@@ -1,0 +1,200 @@
+//! Outcomes: every submitted record gets exactly one, and callers wait for a batch of them.
+
+use crate::backpressure::Pending;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// The final result of one user record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Kinesis accepted the record (inside an aggregate, when aggregation put it in one).
+    Delivered {
+        /// Shard that stored the record.
+        shard_id: Arc<str>,
+        /// Sequence number of the Kinesis record that carried it.
+        sequence_number: Arc<str>,
+        /// Number of times it was sent.
+        attempts: u32,
+    },
+    /// The record failed for good.
+    Failed {
+        /// Service error code, or one of the producer's own (`Expired`, `InvalidPartitionKey`, ...).
+        code: Arc<str>,
+        /// Human-readable reason.
+        message: Arc<str>,
+        /// Number of times it was sent (0 when refused at submit).
+        attempts: u32,
+    },
+}
+
+impl Outcome {
+    /// A failure outcome.
+    pub fn failed(code: impl Into<Arc<str>>, message: impl Into<Arc<str>>, attempts: u32) -> Self {
+        Outcome::Failed { code: code.into(), message: message.into(), attempts }
+    }
+
+    /// True when the record was delivered.
+    pub fn is_delivered(&self) -> bool {
+        matches!(self, Outcome::Delivered { .. })
+    }
+
+    /// Number of send attempts.
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Outcome::Delivered { attempts, .. } | Outcome::Failed { attempts, .. } => *attempts,
+        }
+    }
+}
+
+struct Slots {
+    outcomes: Vec<Option<Outcome>>,
+    remaining: usize,
+}
+
+/// Shared state of one submitted batch.
+pub(crate) struct BatchState {
+    slots: Mutex<Slots>,
+    done: Condvar,
+    pending: Arc<Pending>,
+    id: u64,
+}
+
+impl BatchState {
+    pub(crate) fn new(len: usize, pending: Arc<Pending>, id: u64) -> Arc<Self> {
+        let slots = Slots { outcomes: vec![None; len], remaining: len };
+        Arc::new(BatchState { slots: Mutex::new(slots), done: Condvar::new(), pending, id })
+    }
+
+    /// Gives a record refused at submit (never counted as pending) its outcome.
+    pub(crate) fn reject(&self, index: usize, outcome: Outcome) {
+        self.set(index, outcome);
+    }
+
+    fn set(&self, index: usize, outcome: Outcome) {
+        let mut slots = lock(&self.slots);
+        let slot = &mut slots.outcomes[index];
+        if slot.is_some() {
+            return;
+        }
+        *slot = Some(outcome);
+        slots.remaining -= 1;
+        if slots.remaining == 0 {
+            drop(slots);
+            self.pending.batch_done(self.id);
+            self.done.notify_all();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Where a record's outcome goes. Dropping it without an outcome records an internal failure,
+/// so no record can ever vanish without one.
+pub(crate) struct OutcomeSlot {
+    batch: Arc<BatchState>,
+    index: u32,
+    size: u32,
+    done: bool,
+}
+
+impl OutcomeSlot {
+    pub(crate) fn new(batch: Arc<BatchState>, index: usize, size: usize) -> Self {
+        OutcomeSlot { batch, index: index as u32, size: size as u32, done: false }
+    }
+
+    /// Records the outcome and releases the record's share of the buffering bounds.
+    pub(crate) fn complete(mut self, outcome: Outcome) {
+        self.finish(outcome);
+    }
+
+    fn finish(&mut self, outcome: Outcome) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        self.batch.pending.release(1, self.size as u64);
+        self.batch.set(self.index as usize, outcome);
+    }
+}
+
+impl Drop for OutcomeSlot {
+    fn drop(&mut self) {
+        if !self.done {
+            self.finish(Outcome::failed("Internal", "record was dropped by the producer without an outcome", 0));
+        }
+    }
+}
+
+/// A caller's handle on a submitted batch: wait for, or poll, its outcomes.
+#[derive(Clone)]
+pub struct Batch {
+    state: Arc<BatchState>,
+}
+
+impl Batch {
+    pub(crate) fn new(state: Arc<BatchState>) -> Self {
+        Batch { state }
+    }
+
+    /// Number of records in the batch.
+    pub fn len(&self) -> usize {
+        lock(&self.state.slots).outcomes.len()
+    }
+
+    /// True for an empty batch.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Records of the batch still without an outcome.
+    pub fn remaining(&self) -> usize {
+        lock(&self.state.slots).remaining
+    }
+
+    /// True once every record has an outcome.
+    pub fn is_done(&self) -> bool {
+        self.remaining() == 0
+    }
+
+    /// Blocks until every record has an outcome or the timeout passes; true when done.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut slots = lock(&self.state.slots);
+        while slots.remaining > 0 {
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => Duration::from_secs(3600),
+            };
+            if left.is_zero() {
+                return false;
+            }
+            slots = self.state.done.wait_timeout(slots, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        true
+    }
+
+    /// The outcomes in submit order, once every record has one.
+    pub fn outcomes(&self) -> Option<Vec<Outcome>> {
+        let slots = lock(&self.state.slots);
+        if slots.remaining > 0 {
+            return None;
+        }
+        Some(slots.outcomes.iter().map(|o| o.clone().expect("complete batch has every outcome")).collect())
+    }
+
+    /// Waits up to `timeout`, then returns the outcomes if the batch is complete.
+    pub fn wait_outcomes(&self, timeout: Duration) -> Option<Vec<Outcome>> {
+        if self.wait(timeout) {
+            self.outcomes()
+        } else {
+            None
+        }
+    }
+}
+
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch").field("len", &self.len()).field("remaining", &self.remaining()).finish()
+    }
+}

@@ -1,0 +1,357 @@
+//! The public producer: submit batches of records, wait for their outcomes, flush, close.
+
+use crate::backpressure::{AdmitError, Pending};
+use crate::config::{Config, ConfigError};
+use crate::metrics::{MetricKey, Metrics, Stat};
+use crate::outcome::{Batch, BatchState, Outcome, OutcomeSlot};
+use crate::record::{validate, PendingRecord, UserRecord};
+use crate::sdk_transport::SdkTransport;
+use crate::stream::{after, spawn, Command, Settings, Shared, StreamTable};
+use crate::transport::Transport;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::runtime::{Handle, Runtime};
+use tokio::sync::Semaphore;
+
+/// Called on each producer thread as it starts or stops (e.g. to attach it to a JVM).
+pub type ThreadHook = Arc<dyn Fn() + Send + Sync>;
+
+/// Why a producer could not be built.
+#[derive(Debug)]
+pub enum ProducerError {
+    /// The configuration is invalid.
+    Config(ConfigError),
+    /// The producer's threads could not be started.
+    Runtime(std::io::Error),
+}
+
+impl fmt::Display for ProducerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProducerError::Config(e) => write!(f, "invalid configuration: {e}"),
+            ProducerError::Runtime(e) => write!(f, "cannot start the producer's threads: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ProducerError {}
+
+/// Why a batch was not taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubmitError {
+    /// The buffering bounds stayed exceeded for the whole timeout.
+    Full,
+    /// The producer is closed.
+    Closed,
+}
+
+impl fmt::Display for SubmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SubmitError::Full => f.write_str("the producer is full (max_pending_records / max_pending_bytes reached)"),
+            SubmitError::Closed => f.write_str("the producer is closed"),
+        }
+    }
+}
+
+impl std::error::Error for SubmitError {}
+
+/// What `close` left behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CloseReport {
+    /// True when every record got its outcome before the deadline through normal delivery.
+    pub drained: bool,
+    /// Records that were failed because the deadline came first.
+    pub abandoned: u64,
+}
+
+/// Builds a [`Producer`] with optional overrides.
+pub struct ProducerBuilder {
+    config: Config,
+    transport: Option<Arc<dyn Transport>>,
+    worker_threads: usize,
+    on_thread_start: Option<ThreadHook>,
+    on_thread_stop: Option<ThreadHook>,
+}
+
+impl ProducerBuilder {
+    /// Sends through this transport instead of aws-sdk-kinesis.
+    pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// Number of threads the producer runs (default 2).
+    pub fn worker_threads(mut self, threads: usize) -> Self {
+        self.worker_threads = threads.max(1);
+        self
+    }
+
+    /// Runs `hook` on each producer thread when it starts.
+    pub fn on_thread_start(mut self, hook: ThreadHook) -> Self {
+        self.on_thread_start = Some(hook);
+        self
+    }
+
+    /// Runs `hook` on each producer thread before it stops.
+    pub fn on_thread_stop(mut self, hook: ThreadHook) -> Self {
+        self.on_thread_stop = Some(hook);
+        self
+    }
+
+    /// Validates the configuration, starts the threads and builds the client.
+    pub fn build(self) -> Result<Producer, ProducerError> {
+        let config = self.config;
+        config.validate().map_err(ProducerError::Config)?;
+        let mut runtime = tokio::runtime::Builder::new_multi_thread();
+        runtime
+            .worker_threads(self.worker_threads)
+            .max_blocking_threads(4)
+            .thread_name("kinesis-producer")
+            .enable_all();
+        if let Some(hook) = self.on_thread_start {
+            runtime.on_thread_start(move || hook());
+        }
+        if let Some(hook) = self.on_thread_stop {
+            runtime.on_thread_stop(move || hook());
+        }
+        let runtime = runtime.build().map_err(ProducerError::Runtime)?;
+        let transport = match self.transport {
+            Some(t) => t,
+            None => Arc::new(SdkTransport::new(runtime.block_on(crate::client::kinesis_client(&config)))),
+        };
+        let max_user_record_size = config.max_user_record_size as usize;
+        let settings = Settings {
+            aggregation_enabled: config.aggregation_enabled,
+            aggregation_max_count: config.aggregation_max_count,
+            // An aggregate is one Kinesis record: it must fit the stream's record size limit.
+            aggregation_max_size: (config.aggregation_max_size as usize).min(max_user_record_size - 1),
+            collection_max_count: config.collection_max_count as usize,
+            collection_max_size: config.effective_collection_max_size() as usize,
+            max_buffered_time: config.record_max_buffered_time(),
+            record_ttl: config.record_ttl(),
+            request_deadline: config.request_timeout() + config.connect_timeout() + Duration::from_secs(1),
+            rate_limit: config.rate_limit,
+            fail_if_throttled: config.fail_if_throttled,
+        };
+        let streams = Arc::new(StreamTable::default());
+        let metrics = Arc::new(Metrics::default());
+        let shared = Arc::new(Shared {
+            settings,
+            transport,
+            connections: Arc::new(Semaphore::new(config.max_connections as usize)),
+            metrics: metrics.clone(),
+            streams: streams.clone(),
+            live_workers: AtomicUsize::new(0),
+        });
+        Ok(Producer {
+            handle: runtime.handle().clone(),
+            runtime: Mutex::new(Some(runtime)),
+            pending: Arc::new(Pending::new(config.max_pending_records, config.max_pending_bytes)),
+            shared,
+            streams,
+            metrics,
+            max_user_record_size,
+            record_ttl: config.record_ttl(),
+            closed: AtomicBool::new(false),
+        })
+    }
+}
+
+/// A Kinesis producer: aggregates, batches, rate-limits, sends and retries records in-process.
+pub struct Producer {
+    handle: Handle,
+    runtime: Mutex<Option<Runtime>>,
+    pending: Arc<Pending>,
+    shared: Arc<Shared>,
+    streams: Arc<StreamTable>,
+    metrics: Arc<Metrics>,
+    max_user_record_size: usize,
+    record_ttl: Duration,
+    closed: AtomicBool,
+}
+
+impl Producer {
+    /// A producer sending through aws-sdk-kinesis.
+    pub fn new(config: Config) -> Result<Producer, ProducerError> {
+        Self::builder(config).build()
+    }
+
+    /// A builder, for a custom transport or thread hooks.
+    pub fn builder(config: Config) -> ProducerBuilder {
+        ProducerBuilder { config, transport: None, worker_threads: 2, on_thread_start: None, on_thread_stop: None }
+    }
+
+    /// Submits a batch. Invalid records fail alone (their outcome says why); the call waits up
+    /// to `timeout` while the buffering bounds are exceeded.
+    pub fn submit(&self, records: Vec<UserRecord>, timeout: Duration) -> Result<Batch, SubmitError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(SubmitError::Closed);
+        }
+        let mut hash_keys = Vec::with_capacity(records.len());
+        let (mut count, mut bytes) = (0u64, 0u64);
+        for record in &records {
+            let checked = validate(record, self.max_user_record_size);
+            if checked.is_ok() {
+                count += 1;
+                bytes += (record.data.len() + record.partition_key.len()) as u64;
+            }
+            hash_keys.push(checked);
+        }
+        let id = self.pending.admit(count, bytes, timeout).map_err(|e| match e {
+            AdmitError::Full => SubmitError::Full,
+            AdmitError::Closed => SubmitError::Closed,
+        })?;
+        let batch = BatchState::new(records.len(), self.pending.clone(), id);
+        if count == 0 {
+            self.pending.batch_done(id);
+        }
+        let now = Instant::now();
+        let expiration = after(now, self.record_ttl);
+        let mut by_stream: Vec<(String, Vec<PendingRecord>)> = Vec::new();
+        for (index, (record, checked)) in records.into_iter().zip(hash_keys).enumerate() {
+            let hash_key = match checked {
+                Ok(hash_key) => hash_key,
+                Err(e) => {
+                    batch.reject(index, Outcome::failed(e.code(), e.to_string(), 0));
+                    continue;
+                }
+            };
+            let size = record.data.len() + record.partition_key.len();
+            let pending = PendingRecord {
+                explicit_hash_key: record.explicit_hash_key.as_ref().map(|_| hash_key),
+                hash_key,
+                partition_key: record.partition_key,
+                data: record.data,
+                arrival: now,
+                expiration,
+                attempts: 0,
+                last_error: None,
+                slot: OutcomeSlot::new(batch.clone(), index, size),
+            };
+            match by_stream.iter_mut().find(|(s, _)| *s == record.stream) {
+                Some((_, group)) => group.push(pending),
+                None => by_stream.push((record.stream, vec![pending])),
+            }
+        }
+        self.dispatch(by_stream);
+        Ok(Batch::new(batch))
+    }
+
+    fn dispatch(&self, by_stream: Vec<(String, Vec<PendingRecord>)>) {
+        if by_stream.is_empty() {
+            return;
+        }
+        let _runtime = self.handle.enter();
+        let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        for (stream, records) in by_stream {
+            let mut command = Command::Records(records);
+            // A worker that stopped on its own (it never does while it has records) is replaced.
+            for _ in 0..2 {
+                let sender =
+                    streams.entry(stream.clone()).or_insert_with(|| spawn(self.shared.clone(), stream.clone()));
+                match sender.send(command) {
+                    Ok(()) => break,
+                    Err(returned) => {
+                        streams.remove(&stream);
+                        command = returned.0;
+                    }
+                }
+            }
+        }
+    }
+
+    fn broadcast(&self, stream: Option<&str>, command: impl Fn() -> Command) {
+        let streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        for (name, sender) in streams.iter() {
+            if stream.is_none_or(|s| s == name) {
+                let _ = sender.send(command());
+            }
+        }
+    }
+
+    /// Sends what is buffered for one stream (or all) now, without waiting for batching.
+    pub fn flush(&self, stream: Option<&str>) {
+        self.broadcast(stream, || Command::Flush);
+    }
+
+    /// User records and bytes submitted and still without an outcome.
+    pub fn outstanding(&self) -> (u64, u64) {
+        self.pending.held()
+    }
+
+    /// Age of the oldest record still without an outcome.
+    pub fn oldest_pending_age(&self) -> Option<Duration> {
+        self.pending.oldest_age()
+    }
+
+    /// Totals of every metric series since the start (each stream merges its counts every
+    /// second, and when it stops).
+    pub fn metrics(&self) -> Vec<(MetricKey, Stat)> {
+        self.metrics.snapshot()
+    }
+
+    /// The metric registry itself.
+    pub fn metrics_registry(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    /// Stops taking records, sends everything held, and waits up to `timeout` for the outcomes;
+    /// records still without one then fail with `ProducerClosed`. Every thread is stopped when
+    /// this returns. Calling it again does nothing.
+    pub fn close(&self, timeout: Duration) -> CloseReport {
+        let Some(runtime) = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return CloseReport { drained: true, abandoned: 0 };
+        };
+        self.closed.store(true, Ordering::Release);
+        self.pending.close();
+        self.broadcast(None, || Command::Drain);
+        let deadline = after(Instant::now(), timeout);
+        let drained = wait_for(deadline, || self.outstanding().0 == 0);
+        let abandoned = self.outstanding().0;
+        if !drained {
+            self.broadcast(None, || Command::Abort);
+        }
+        // Workers stop once their channel closes and they hold nothing; they merge their
+        // last metrics on the way out.
+        self.streams.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        wait_for(after(Instant::now(), Duration::from_secs(2)), || {
+            self.shared.live_workers.load(Ordering::Acquire) == 0
+        });
+        runtime.shutdown_timeout(Duration::from_secs(5));
+        CloseReport { drained, abandoned }
+    }
+}
+
+/// Polls `done` until it holds or the deadline passes; true when it held.
+fn wait_for(deadline: Instant, done: impl Fn() -> bool) -> bool {
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            self.pending.close();
+            self.broadcast(None, || Command::Abort);
+            self.streams.lock().unwrap_or_else(|p| p.into_inner()).clear();
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl fmt::Debug for Producer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (records, bytes) = self.outstanding();
+        f.debug_struct("Producer").field("outstanding_records", &records).field("outstanding_bytes", &bytes).finish()
+    }
+}

@@ -1,0 +1,866 @@
+//! The worker of one stream: aggregates, rate-limits, collects, sends and retries its records.
+//!
+//! Each stream has one task that owns all of its state, so nothing on the send path takes a
+//! lock; callers reach it through a channel, and requests report back through another.
+
+use crate::aggregation::Aggregator;
+use crate::collector::Collector;
+use crate::kinesis_record::KinesisRecord;
+use crate::limiter::ShardLimiter;
+use crate::metrics::{LocalMetrics, Metric, Metrics, StatBuilder};
+use crate::outcome::Outcome;
+use crate::record::PendingRecord;
+use crate::retry::{backoff, classify_entry, classify_request, Disposition};
+use crate::shard_map::{refresh_backoff, Shard, ShardMap};
+use crate::transport::{EntryResult, RequestError, RequestErrorKind, StreamTarget, Transport};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender, WeakUnboundedSender};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::sleep_until;
+
+/// Longest wait for the first shard map before records are aggregated by hash key instead.
+const SHARD_MAP_WAIT: Duration = Duration::from_secs(1);
+/// A shard map older than this is listed again while the stream is in use.
+const SHARD_MAP_MAX_AGE: Duration = Duration::from_secs(300);
+/// A stream worker with nothing to do for this long releases its state.
+const IDLE_RETIRE: Duration = Duration::from_secs(60);
+/// How often counted metrics reach the shared registry.
+const METRICS_MERGE_INTERVAL: Duration = Duration::from_secs(1);
+/// Stand-in for "never", far enough to outlast any process and small enough not to overflow.
+const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
+
+/// `now + d`, saturating instead of overflowing.
+pub(crate) fn after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d.min(FAR_FUTURE)).unwrap_or(now)
+}
+
+/// Producer settings the stream workers use, resolved from the configuration.
+#[derive(Clone, Debug)]
+pub(crate) struct Settings {
+    pub aggregation_enabled: bool,
+    pub aggregation_max_count: u64,
+    pub aggregation_max_size: usize,
+    pub collection_max_count: usize,
+    pub collection_max_size: usize,
+    pub max_buffered_time: Duration,
+    pub record_ttl: Duration,
+    /// Upper bound on one request, on top of the client's own timeouts.
+    pub request_deadline: Duration,
+    pub rate_limit: u64,
+    pub fail_if_throttled: bool,
+}
+
+/// What callers send to a stream worker.
+pub(crate) enum Command {
+    /// New records, each with the time by which it should be sent.
+    Records(Vec<PendingRecord>),
+    /// Send everything buffered now.
+    Flush,
+    /// Send everything without waiting for batching, from now on.
+    Drain,
+    /// Fail everything still held and stop.
+    Abort,
+}
+
+/// The live stream workers, by stream; submitters send only while holding this lock, so a
+/// worker that removes itself under it knows no more commands can come.
+pub(crate) type StreamTable = Mutex<HashMap<String, UnboundedSender<Command>>>;
+
+/// What all stream workers share.
+pub(crate) struct Shared {
+    pub settings: Settings,
+    pub transport: Arc<dyn Transport>,
+    pub connections: Arc<Semaphore>,
+    pub metrics: Arc<Metrics>,
+    pub streams: Arc<StreamTable>,
+    /// Stream workers still running.
+    pub live_workers: AtomicUsize,
+}
+
+enum Event {
+    Sent { id: u64, elapsed: Duration, result: Result<Vec<EntryResult>, RequestError> },
+    Shards(Result<Vec<Shard>, RequestError>),
+}
+
+#[derive(Default)]
+struct OpenAggregate {
+    aggregator: Aggregator,
+    deadline: Option<Instant>,
+}
+
+struct ShardQueue {
+    limiter: ShardLimiter,
+    waiting: VecDeque<KinesisRecord>,
+}
+
+/// Records waiting out a retry backoff.
+enum Retry {
+    /// Sent again as it is.
+    Whole(KinesisRecord),
+    /// Aggregated again (some of its records expired, or it landed in the wrong shard).
+    Members(Vec<PendingRecord>),
+}
+
+struct Delayed {
+    due: Instant,
+    seq: u64,
+    retry: Retry,
+}
+
+impl PartialEq for Delayed {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due, self.seq) == (other.due, other.seq)
+    }
+}
+impl Eq for Delayed {}
+impl PartialOrd for Delayed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Delayed {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.due, self.seq).cmp(&(other.due, other.seq))
+    }
+}
+
+/// Starts the worker of `key` on the current runtime and returns its command channel.
+pub(crate) fn spawn(shared: Arc<Shared>, key: String) -> UnboundedSender<Command> {
+    let (commands_tx, commands) = unbounded_channel();
+    let (events_tx, events) = unbounded_channel();
+    let target = StreamTarget::parse(&key);
+    let name: Arc<str> = target.name().into();
+    let settings = &shared.settings;
+    let worker = StreamWorker {
+        collector: Collector::new(settings.collection_max_count, settings.collection_max_size),
+        metrics: LocalMetrics::new(name.clone()),
+        shared: shared.clone(),
+        key,
+        target,
+        name,
+        commands,
+        myself: commands_tx.downgrade(),
+        events_tx,
+        events,
+        map: None,
+        map_loading: false,
+        map_failures: 0,
+        map_retry_at: None,
+        held: Vec::new(),
+        hold_until: None,
+        shard_aggregates: Vec::new(),
+        hash_aggregates: HashMap::new(),
+        aggregated_records: 0,
+        next_aggregate_deadline: None,
+        queues: HashMap::new(),
+        backlog: HashSet::new(),
+        limiter_wake: None,
+        retries: BinaryHeap::new(),
+        retry_seq: 0,
+        ready: VecDeque::new(),
+        in_flight: HashMap::new(),
+        next_request: 0,
+        metrics_due: None,
+        flush_requested: false,
+        draining: false,
+        closed: false,
+        aborted: false,
+        last_activity: Instant::now(),
+    };
+    shared.live_workers.fetch_add(1, Ordering::AcqRel);
+    tokio::spawn(worker.run());
+    commands_tx
+}
+
+struct StreamWorker {
+    shared: Arc<Shared>,
+    key: String,
+    target: StreamTarget,
+    name: Arc<str>,
+    commands: UnboundedReceiver<Command>,
+    myself: WeakUnboundedSender<Command>,
+    events_tx: UnboundedSender<Event>,
+    events: UnboundedReceiver<Event>,
+
+    map: Option<Arc<ShardMap>>,
+    map_loading: bool,
+    map_failures: u32,
+    map_retry_at: Option<Instant>,
+    /// Records waiting for a shard map, with their send deadlines.
+    held: Vec<(PendingRecord, Instant)>,
+    hold_until: Option<Instant>,
+
+    /// One open aggregate per shard of the current map, by index.
+    shard_aggregates: Vec<OpenAggregate>,
+    /// Open aggregates by hash key, used while there is no shard map.
+    hash_aggregates: HashMap<u128, OpenAggregate>,
+    aggregated_records: usize,
+    next_aggregate_deadline: Option<Instant>,
+
+    queues: HashMap<Arc<str>, ShardQueue>,
+    /// Shards whose queue holds records the limiter has not let through yet.
+    backlog: HashSet<Arc<str>>,
+    limiter_wake: Option<Instant>,
+    retries: BinaryHeap<Reverse<Delayed>>,
+    retry_seq: u64,
+
+    collector: Collector,
+    ready: VecDeque<Vec<KinesisRecord>>,
+    in_flight: HashMap<u64, Vec<KinesisRecord>>,
+    next_request: u64,
+
+    metrics: LocalMetrics,
+    metrics_due: Option<Instant>,
+    flush_requested: bool,
+    draining: bool,
+    closed: bool,
+    aborted: bool,
+    last_activity: Instant,
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+impl StreamWorker {
+    async fn run(mut self) {
+        self.request_shard_map();
+        loop {
+            let wake = self.next_wake();
+            let want_connection = !self.ready.is_empty();
+            let connections = self.shared.connections.clone();
+            tokio::select! {
+                biased;
+                event = self.events.recv() => {
+                    if let Some(event) = event {
+                        self.on_event(event);
+                    }
+                }
+                command = self.commands.recv(), if !self.closed => match command {
+                    Some(command) => {
+                        self.on_command(command);
+                        while let Ok(command) = self.commands.try_recv() {
+                            self.on_command(command);
+                        }
+                    }
+                    None => {
+                        self.closed = true;
+                        self.draining = true;
+                    }
+                },
+                permit = connections.acquire_owned(), if want_connection => {
+                    if let (Ok(permit), Some(request)) = (permit, self.ready.pop_front()) {
+                        self.send(request, permit);
+                    }
+                }
+                _ = sleep_until(wake.into()) => {}
+            }
+            if self.aborted {
+                self.abort();
+                break;
+            }
+            let now = Instant::now();
+            self.advance(now);
+            if self.is_empty() {
+                if self.closed || (now.duration_since(self.last_activity) >= IDLE_RETIRE && self.retire()) {
+                    break;
+                }
+            } else {
+                self.last_activity = now;
+            }
+        }
+        self.metrics.merge_into(&self.shared.metrics);
+        self.shared.live_workers.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Records(records) => {
+                let now = Instant::now();
+                self.metrics.record(Metric::UserRecordsReceived, None, 1.0, records.len() as u64);
+                self.mark_metrics_dirty(now);
+                let buffered = self.shared.settings.max_buffered_time;
+                for record in records {
+                    let deadline = after(record.arrival, buffered);
+                    self.accept(record, deadline, false, now);
+                }
+            }
+            Command::Flush => self.flush_requested = true,
+            Command::Drain => self.draining = true,
+            Command::Abort => self.aborted = true,
+        }
+    }
+
+    /// Nothing held anywhere.
+    fn is_empty(&self) -> bool {
+        self.held.is_empty()
+            && self.aggregated_records == 0
+            && self.backlog.is_empty()
+            && self.retries.is_empty()
+            && self.collector.len() == 0
+            && self.ready.is_empty()
+            && self.in_flight.is_empty()
+    }
+
+    /// Leaves the stream table if no command is waiting; true when the worker may stop.
+    fn retire(&mut self) -> bool {
+        let mut streams = self.shared.streams.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(me) = self.myself.upgrade() else { return true };
+        if !self.commands.is_empty() {
+            return false;
+        }
+        if streams.get(&self.key).is_some_and(|s| s.same_channel(&me)) {
+            streams.remove(&self.key);
+        }
+        tracing::debug!(stream = %self.name, "stream idle; its state is released");
+        true
+    }
+
+    fn next_wake(&self) -> Instant {
+        let now = Instant::now();
+        let mut wake = None;
+        if !self.held.is_empty() {
+            wake = earliest(wake, self.hold_until);
+        }
+        wake = earliest(wake, self.next_aggregate_deadline);
+        wake = earliest(wake, self.collector.deadline());
+        wake = earliest(wake, self.retries.peek().map(|d| d.0.due));
+        wake = earliest(wake, self.limiter_wake);
+        wake = earliest(wake, self.map_retry_at);
+        wake = earliest(wake, self.metrics_due);
+        if self.is_empty() {
+            wake = earliest(wake, Some(after(self.last_activity, IDLE_RETIRE)));
+        }
+        wake.unwrap_or_else(|| after(now, Duration::from_secs(3600)))
+    }
+
+    /// Moves records along every stage that is due.
+    fn advance(&mut self, now: Instant) {
+        if !self.held.is_empty() && (!self.map_loading || self.hold_until.is_some_and(|t| t <= now)) {
+            self.release_held(now);
+        }
+        let map_due = self.map_retry_at.is_some_and(|t| t <= now);
+        let map_stale = self.map.as_ref().is_some_and(|m| m.age() >= SHARD_MAP_MAX_AGE) && !self.is_empty();
+        if !self.map_loading && (map_due || map_stale) {
+            self.request_shard_map();
+        }
+        let flush = std::mem::take(&mut self.flush_requested) || self.draining;
+        if flush || self.next_aggregate_deadline.is_some_and(|t| t <= now) {
+            self.finish_aggregates(now, flush);
+        }
+        while self.retries.peek().is_some_and(|d| d.0.due <= now) {
+            if let Some(Reverse(delayed)) = self.retries.pop() {
+                self.resume(delayed.retry, now);
+            }
+        }
+        if !self.backlog.is_empty() {
+            self.pump_limiters(now);
+        }
+        if flush || self.collector.deadline().is_some_and(|t| t <= now) {
+            if let Some(request) = self.collector.take() {
+                self.ready.push_back(request);
+            }
+        }
+        while !self.ready.is_empty() {
+            match self.shared.connections.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    if let Some(request) = self.ready.pop_front() {
+                        self.send(request, permit);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        if self.metrics_due.is_some_and(|t| t <= now) {
+            self.metrics.merge_into(&self.shared.metrics);
+            self.metrics_due = None;
+        }
+    }
+
+    fn mark_metrics_dirty(&mut self, now: Instant) {
+        if self.metrics_due.is_none() {
+            self.metrics_due = Some(after(now, METRICS_MERGE_INTERVAL));
+        }
+    }
+
+    // ---- shard map ----
+
+    fn request_shard_map(&mut self) {
+        if self.map_loading {
+            return;
+        }
+        self.map_loading = true;
+        self.map_retry_at = None;
+        if self.map.is_none() {
+            self.hold_until = Some(after(Instant::now(), SHARD_MAP_WAIT));
+        }
+        let transport = self.shared.transport.clone();
+        let target = self.target.clone();
+        let events = self.events_tx.clone();
+        let deadline = self.shared.settings.request_deadline;
+        tokio::spawn(async move {
+            let result = match tokio::time::timeout(deadline, transport.list_shards(&target)).await {
+                Ok(result) => result,
+                Err(_) => Err(timeout_error(deadline)),
+            };
+            let _ = events.send(Event::Shards(result));
+        });
+    }
+
+    fn on_shards(&mut self, result: Result<Vec<Shard>, RequestError>) {
+        let now = Instant::now();
+        self.map_loading = false;
+        match result {
+            Ok(shards) if !shards.is_empty() => {
+                let map = ShardMap::new(shards);
+                tracing::debug!(stream = %self.name, shards = map.len(), "shard map listed");
+                // Open aggregates are keyed by the old map's indices: send them before they change.
+                self.finish_aggregates(now, true);
+                self.shard_aggregates = (0..map.len()).map(|_| OpenAggregate::default()).collect();
+                self.map = Some(Arc::new(map));
+                self.map_failures = 0;
+            }
+            failed => {
+                let reason = match failed {
+                    Err(e) => e.to_string(),
+                    Ok(_) => "the stream has no open shard".to_owned(),
+                };
+                self.map_failures += 1;
+                let pause = refresh_backoff(self.map_failures);
+                self.map_retry_at = Some(after(now, pause));
+                if self.map_failures == 1 || self.map_failures % 10 == 0 {
+                    tracing::warn!(
+                        stream = %self.name,
+                        failures = self.map_failures,
+                        "cannot list shards ({reason}); records are aggregated by partition key until it works"
+                    );
+                }
+            }
+        }
+        self.release_held(now);
+    }
+
+    fn release_held(&mut self, now: Instant) {
+        self.hold_until = None;
+        for (record, deadline) in std::mem::take(&mut self.held) {
+            self.accept(record, deadline, false, now);
+        }
+    }
+
+    // ---- aggregation ----
+
+    /// Routes a record to its open aggregate. `wait_for_map` holds it until a shard map
+    /// listing under way has arrived (records that landed in the wrong shard).
+    fn accept(&mut self, record: PendingRecord, deadline: Instant, wait_for_map: bool, now: Instant) {
+        if self.map_loading && (wait_for_map || self.map.is_none()) {
+            if self.held.is_empty() && self.hold_until.is_none() {
+                self.hold_until = Some(after(now, SHARD_MAP_WAIT));
+            }
+            self.held.push((record, deadline));
+            return;
+        }
+        let shard_index = self.map.as_ref().and_then(|m| m.predict(record.hash_key));
+        let predicted: Option<Arc<str>> = match (&self.map, shard_index) {
+            (Some(map), Some(i)) => Some(map.shard(i).id.clone()),
+            _ => None,
+        };
+        let settings = &self.shared.settings;
+        if !settings.aggregation_enabled {
+            let data = record.data.clone();
+            self.enqueue(KinesisRecord::new(data, vec![record], predicted, deadline), false, now);
+            return;
+        }
+        let (max_size, max_count) = (settings.aggregation_max_size, settings.aggregation_max_count);
+        let hash_key = record.hash_key;
+        let slot = match shard_index {
+            Some(i) => &mut self.shard_aggregates[i],
+            None => self.hash_aggregates.entry(hash_key).or_default(),
+        };
+        let mut finished = None;
+        if let Err(record) = slot.aggregator.try_add(record, max_size, max_count) {
+            finished = Self::close_aggregate(slot, predicted.clone());
+            if slot.aggregator.try_add(record, max_size, max_count).is_err() {
+                unreachable!("an empty aggregate takes any record");
+            }
+        }
+        slot.deadline = Some(slot.deadline.map_or(deadline, |d| d.min(deadline)));
+        let full = slot.aggregator.len() as u64 >= max_count;
+        let full_aggregate = if full { Self::close_aggregate(slot, predicted) } else { None };
+        self.next_aggregate_deadline = Some(self.next_aggregate_deadline.map_or(deadline, |d| d.min(deadline)));
+        self.aggregated_records += 1;
+        for kinesis_record in [finished, full_aggregate].into_iter().flatten() {
+            self.aggregated_records -= kinesis_record.members.len();
+            self.enqueue(kinesis_record, false, now);
+        }
+        if shard_index.is_none() && self.hash_aggregates.get(&hash_key).is_some_and(|a| a.aggregator.is_empty()) {
+            self.hash_aggregates.remove(&hash_key);
+        }
+    }
+
+    fn close_aggregate(slot: &mut OpenAggregate, predicted: Option<Arc<str>>) -> Option<KinesisRecord> {
+        let (data, members) = slot.aggregator.finish()?;
+        let deadline = slot.deadline.take().unwrap_or_else(Instant::now);
+        Some(KinesisRecord::new(data, members, predicted, deadline))
+    }
+
+    /// Closes the aggregates whose deadline passed (all of them with `all`).
+    fn finish_aggregates(&mut self, now: Instant, all: bool) {
+        let mut closed = Vec::new();
+        let mut next = None;
+        for (i, slot) in self.shard_aggregates.iter_mut().enumerate() {
+            match slot.deadline {
+                Some(d) if all || d <= now => {
+                    let predicted = self.map.as_ref().map(|m| m.shard(i).id.clone());
+                    closed.extend(Self::close_aggregate(slot, predicted));
+                }
+                d => next = earliest(next, d),
+            }
+        }
+        self.hash_aggregates.retain(|_, slot| match slot.deadline {
+            Some(d) if all || d <= now => {
+                closed.extend(Self::close_aggregate(slot, None));
+                false
+            }
+            d => {
+                next = earliest(next, d);
+                true
+            }
+        });
+        self.next_aggregate_deadline = next;
+        for kinesis_record in closed {
+            self.aggregated_records -= kinesis_record.members.len();
+            self.enqueue(kinesis_record, false, now);
+        }
+    }
+
+    // ---- rate limiting and collection ----
+
+    fn enqueue(&mut self, record: KinesisRecord, front: bool, now: Instant) {
+        let Some(shard) = record.predicted_shard.clone() else {
+            return self.collect(record);
+        };
+        let rate_limit = self.shared.settings.rate_limit;
+        let queue = self
+            .queues
+            .entry(shard.clone())
+            .or_insert_with(|| ShardQueue { limiter: ShardLimiter::new(rate_limit, now), waiting: VecDeque::new() });
+        if queue.waiting.is_empty() && queue.limiter.try_acquire(record.size(), now).is_ok() {
+            return self.collect(record);
+        }
+        if front {
+            queue.waiting.push_front(record);
+        } else {
+            queue.waiting.push_back(record);
+        }
+        self.backlog.insert(shard);
+        self.limiter_wake = Some(now);
+    }
+
+    fn pump_limiters(&mut self, now: Instant) {
+        let mut passed = Vec::new();
+        let mut wake = None;
+        let queues = &mut self.queues;
+        self.backlog.retain(|shard| {
+            let Some(queue) = queues.get_mut(shard) else { return false };
+            while let Some(front) = queue.waiting.front() {
+                match queue.limiter.try_acquire(front.size(), now) {
+                    Ok(()) => passed.extend(queue.waiting.pop_front()),
+                    Err(wait) => {
+                        wake = earliest(wake, Some(after(now, wait)));
+                        break;
+                    }
+                }
+            }
+            !queue.waiting.is_empty()
+        });
+        self.limiter_wake = wake;
+        for record in passed {
+            self.collect(record);
+        }
+    }
+
+    fn collect(&mut self, record: KinesisRecord) {
+        if let Some(request) = self.collector.add(record) {
+            self.ready.push_back(request);
+        }
+        if self.collector.is_full() {
+            if let Some(request) = self.collector.take() {
+                self.ready.push_back(request);
+            }
+        }
+    }
+
+    // ---- sending ----
+
+    fn send(&mut self, request: Vec<KinesisRecord>, permit: OwnedSemaphorePermit) {
+        let now = Instant::now();
+        let mut records = Vec::with_capacity(request.len());
+        for record in request {
+            if record.members.iter().all(|m| now >= m.expiration) {
+                self.expire(record.members, record.predicted_shard.as_ref());
+            } else {
+                records.push(record);
+            }
+        }
+        if records.is_empty() {
+            return;
+        }
+        let mut user_records = 0u64;
+        for record in &mut records {
+            if record.sends == 0 {
+                let mut buffering = StatBuilder::default();
+                for m in &record.members {
+                    buffering.add(now.saturating_duration_since(m.arrival).as_secs_f64() * 1000.0);
+                }
+                self.metrics.record_stat(Metric::BufferingTime, record.predicted_shard.as_ref(), buffering.build());
+            }
+            record.sends += 1;
+            for m in &mut record.members {
+                m.attempts += 1;
+            }
+            user_records += record.members.len() as u64;
+        }
+        self.metrics.record(Metric::KinesisRecordsPerPutRecordsRequest, None, records.len() as f64, 1);
+        self.metrics.record(Metric::UserRecordsPerPutRecordsRequest, None, user_records as f64, 1);
+        self.mark_metrics_dirty(now);
+
+        let entries = records.iter().map(KinesisRecord::entry).collect();
+        let id = self.next_request;
+        self.next_request += 1;
+        self.in_flight.insert(id, records);
+        let transport = self.shared.transport.clone();
+        let target = self.target.clone();
+        let events = self.events_tx.clone();
+        let deadline = self.shared.settings.request_deadline;
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let result = match tokio::time::timeout(deadline, transport.put_records(&target, entries)).await {
+                Ok(result) => result,
+                Err(_) => Err(timeout_error(deadline)),
+            };
+            drop(permit);
+            let _ = events.send(Event::Sent { id, elapsed: started.elapsed(), result });
+        });
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Shards(result) => self.on_shards(result),
+            Event::Sent { id, elapsed, result } => {
+                let Some(records) = self.in_flight.remove(&id) else { return };
+                let now = Instant::now();
+                self.metrics.record(Metric::RequestTime, None, elapsed.as_secs_f64() * 1000.0, 1);
+                self.mark_metrics_dirty(now);
+                match result {
+                    Ok(results) => {
+                        for (record, result) in records.into_iter().zip(results) {
+                            match result {
+                                EntryResult::Accepted { shard_id, sequence_number } => {
+                                    self.on_accepted(record, shard_id, sequence_number, now)
+                                }
+                                EntryResult::Failed { code, message } => {
+                                    let disposition = classify_entry(&code);
+                                    self.on_failed(record, disposition, code.into(), message.into(), now);
+                                }
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        let disposition = classify_request(&error);
+                        tracing::debug!(stream = %self.name, ?disposition, "PutRecords failed: {error}");
+                        let code: Arc<str> = error.code.into();
+                        let message: Arc<str> = error.message.into();
+                        for record in records {
+                            self.on_failed(record, disposition, code.clone(), message.clone(), now);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_accepted(&mut self, record: KinesisRecord, shard_id: String, sequence_number: String, now: Instant) {
+        let wrong_shard = record.predicted_shard.as_deref().is_some_and(|p| p != shard_id);
+        if wrong_shard {
+            // The map is out of date (a reshard): list the shards again.
+            self.request_shard_map();
+            if record.members.len() > 1 {
+                // Consumers drop an aggregate holding hash keys outside its shard: send every
+                // record of it again once the new map is in.
+                tracing::debug!(
+                    stream = %self.name,
+                    predicted = ?record.predicted_shard,
+                    actual = %shard_id,
+                    records = record.members.len(),
+                    "aggregate landed in an unexpected shard; its records are sent again"
+                );
+                let deadline = after(now, self.shared.settings.max_buffered_time / 2);
+                for member in record.members {
+                    self.accept(member, deadline, true, now);
+                }
+                return;
+            }
+        }
+        let shard: Arc<str> = shard_id.into();
+        let sequence_number: Arc<str> = sequence_number.into();
+        let users = record.members.len() as u64;
+        self.metrics.record(Metric::KinesisRecordsPut, Some(&shard), 1.0, 1);
+        self.metrics.record(Metric::KinesisRecordsDataPut, Some(&shard), record.size() as f64, 1);
+        self.metrics.record(Metric::UserRecordsPut, Some(&shard), 1.0, users);
+        self.metrics.record(Metric::UserRecordsDataPut, Some(&shard), record.user_bytes() as f64, 1);
+        self.metrics.record(Metric::UserRecordsPerKinesisRecord, Some(&shard), users as f64, 1);
+        let mut retries = StatBuilder::default();
+        for member in record.members {
+            let attempts = member.attempts;
+            retries.add(f64::from(attempts.saturating_sub(1)));
+            member.complete(Outcome::Delivered {
+                shard_id: shard.clone(),
+                sequence_number: sequence_number.clone(),
+                attempts,
+            });
+        }
+        self.metrics.record_stat(Metric::RetriesPerRecord, Some(&shard), retries.build());
+    }
+
+    fn on_failed(
+        &mut self,
+        record: KinesisRecord,
+        disposition: Disposition,
+        code: Arc<str>,
+        message: Arc<str>,
+        now: Instant,
+    ) {
+        let shard = record.predicted_shard.clone();
+        self.metrics.record_code(Metric::ErrorsByCode, Some(&code), shard.as_ref(), 1.0, 1);
+        self.metrics.record(Metric::AllErrors, shard.as_ref(), 1.0, 1);
+        let give_up = match disposition {
+            Disposition::Permanent => true,
+            Disposition::Throttled => {
+                if let Some(queue) = shard.as_ref().and_then(|s| self.queues.get_mut(s)) {
+                    queue.limiter.throttled(now);
+                }
+                self.shared.settings.fail_if_throttled
+            }
+            Disposition::Retry => false,
+        };
+        if give_up {
+            self.fail_members(record.members, shard.as_ref(), &code, &message);
+        } else {
+            self.schedule_retry(record, &code, &message, now);
+        }
+    }
+
+    fn fail_members(
+        &mut self,
+        members: Vec<PendingRecord>,
+        shard: Option<&Arc<str>>,
+        code: &Arc<str>,
+        message: &Arc<str>,
+    ) {
+        let mut retries = StatBuilder::default();
+        for member in members {
+            retries.add(f64::from(member.attempts.saturating_sub(1)));
+            member.fail(code, message);
+        }
+        self.metrics.record_stat(Metric::RetriesPerRecord, shard, retries.build());
+    }
+
+    fn expire(&mut self, members: Vec<PendingRecord>, shard: Option<&Arc<str>>) {
+        let code: Arc<str> = "Expired".into();
+        let ttl = self.shared.settings.record_ttl.as_millis();
+        self.metrics.record(Metric::UserRecordExpired, shard, 1.0, members.len() as u64);
+        let mut retries = StatBuilder::default();
+        for member in members {
+            let message = match &member.last_error {
+                Some(error) => {
+                    format!("record_ttl ({ttl} ms) passed after {} attempts; last error: {error}", member.attempts)
+                }
+                None => format!("record_ttl ({ttl} ms) passed before the record could be sent"),
+            };
+            retries.add(f64::from(member.attempts.saturating_sub(1)));
+            member.fail(&code, &message.into());
+        }
+        self.metrics.record_stat(Metric::RetriesPerRecord, shard, retries.build());
+    }
+
+    fn schedule_retry(&mut self, mut record: KinesisRecord, code: &str, message: &str, now: Instant) {
+        let last_error: Arc<str> = format!("{code}: {message}").into();
+        for member in &mut record.members {
+            member.last_error = Some(last_error.clone());
+        }
+        let due = after(now, backoff(record.sends, rand::random::<f64>()));
+        let retry = if record.members.iter().any(|m| due >= m.expiration) {
+            let (expired, alive): (Vec<_>, Vec<_>) = record.members.drain(..).partition(|m| due >= m.expiration);
+            self.expire(expired, record.predicted_shard.as_ref());
+            if alive.is_empty() {
+                return;
+            }
+            Retry::Members(alive)
+        } else {
+            Retry::Whole(record)
+        };
+        self.retry_seq += 1;
+        self.retries.push(Reverse(Delayed { due, seq: self.retry_seq, retry }));
+    }
+
+    fn resume(&mut self, retry: Retry, now: Instant) {
+        match retry {
+            Retry::Whole(mut record) => {
+                record.deadline = after(now, self.shared.settings.max_buffered_time / 2);
+                self.enqueue(record, true, now);
+            }
+            Retry::Members(members) => {
+                let deadline = after(now, self.shared.settings.max_buffered_time / 2);
+                for member in members {
+                    self.accept(member, deadline, false, now);
+                }
+            }
+        }
+    }
+
+    /// Fails every record still held: the producer is closing.
+    fn abort(&mut self) {
+        let code: Arc<str> = "ProducerClosed".into();
+        let unsent: Arc<str> = "the producer was closed before the record could be delivered".into();
+        let unanswered: Arc<str> =
+            "the producer was closed before Kinesis answered; the record may have been delivered".into();
+        let mut members: Vec<PendingRecord> = self.held.drain(..).map(|(r, _)| r).collect();
+        for slot in self.shard_aggregates.iter_mut().chain(self.hash_aggregates.values_mut()) {
+            members.extend(slot.aggregator.finish().into_iter().flat_map(|(_, m)| m));
+        }
+        self.hash_aggregates.clear();
+        self.aggregated_records = 0;
+        for queue in self.queues.values_mut() {
+            members.extend(queue.waiting.drain(..).flat_map(|r| r.members));
+        }
+        self.backlog.clear();
+        for Reverse(delayed) in self.retries.drain() {
+            match delayed.retry {
+                Retry::Whole(r) => members.extend(r.members),
+                Retry::Members(m) => members.extend(m),
+            }
+        }
+        members.extend(self.collector.take().into_iter().flatten().flat_map(|r| r.members));
+        members.extend(self.ready.drain(..).flatten().flat_map(|r| r.members));
+        self.fail_members(members, None, &code, &unsent);
+        let in_flight: Vec<PendingRecord> =
+            self.in_flight.drain().flat_map(|(_, r)| r).flat_map(|r| r.members).collect();
+        self.fail_members(in_flight, None, &code, &unanswered);
+    }
+}
+
+fn timeout_error(deadline: Duration) -> RequestError {
+    RequestError {
+        kind: RequestErrorKind::Timeout,
+        code: "Timeout".into(),
+        message: format!("no answer within {} ms", deadline.as_millis()),
+    }
+}

@@ -1,0 +1,140 @@
+//! The two Kinesis calls the producer makes, behind a trait so tests and benchmarks can swap
+//! the service for something else.
+
+use crate::shard_map::Shard;
+use bytes::Bytes;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed future that can move between threads.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// How a stream is addressed: by name, or by ARN (cross-account).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StreamTarget {
+    /// `StreamName`.
+    Name(String),
+    /// `StreamARN`.
+    Arn(String),
+}
+
+impl StreamTarget {
+    /// An `arn:` string is an ARN; anything else a stream name.
+    pub fn parse(stream: &str) -> Self {
+        if stream.starts_with("arn:") {
+            StreamTarget::Arn(stream.to_owned())
+        } else {
+            StreamTarget::Name(stream.to_owned())
+        }
+    }
+
+    /// The stream name (the last part of an ARN), for logs and metrics.
+    pub fn name(&self) -> &str {
+        match self {
+            StreamTarget::Name(name) => name,
+            StreamTarget::Arn(arn) => arn.rsplit_once("stream/").map_or(arn.as_str(), |(_, name)| name),
+        }
+    }
+}
+
+impl fmt::Display for StreamTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StreamTarget::Name(name) => f.write_str(name),
+            StreamTarget::Arn(arn) => f.write_str(arn),
+        }
+    }
+}
+
+/// One entry of a PutRecords request.
+#[derive(Clone, Debug)]
+pub struct PutEntry {
+    /// Record data (raw, or an aggregate).
+    pub data: Bytes,
+    /// Partition key sent with it.
+    pub partition_key: String,
+    /// Explicit hash key (decimal), if any.
+    pub explicit_hash_key: Option<String>,
+}
+
+/// The service's answer for one entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EntryResult {
+    /// Stored.
+    Accepted {
+        /// Shard that stored it.
+        shard_id: String,
+        /// Its sequence number.
+        sequence_number: String,
+    },
+    /// Refused; the rest of the request may have succeeded.
+    Failed {
+        /// Per-entry ErrorCode.
+        code: String,
+        /// Per-entry ErrorMessage.
+        message: String,
+    },
+}
+
+/// What kind of failure a whole request met.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestErrorKind {
+    /// The service answered with an error (HTTP status given).
+    Service {
+        /// HTTP status of the answer.
+        status: u16,
+    },
+    /// No answer in time (connect or request timeout).
+    Timeout,
+    /// The connection could not be made or broke.
+    Connection,
+    /// Anything else (unreadable answer, credentials not available, ...).
+    Other,
+}
+
+/// A failure of a whole request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestError {
+    /// Its kind.
+    pub kind: RequestErrorKind,
+    /// Service error code, or a short name of the kind.
+    pub code: String,
+    /// Human-readable detail (never holds credentials).
+    pub message: String,
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+/// The Kinesis operations the producer needs.
+pub trait Transport: Send + Sync + 'static {
+    /// Sends one PutRecords request; on success, one result per entry, in order.
+    fn put_records(
+        &self,
+        stream: &StreamTarget,
+        entries: Vec<PutEntry>,
+    ) -> BoxFuture<Result<Vec<EntryResult>, RequestError>>;
+
+    /// Lists the open shards of a stream (every page).
+    fn list_shards(&self, stream: &StreamTarget) -> BoxFuture<Result<Vec<Shard>, RequestError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_target_from_name_or_arn() {
+        assert_eq!(StreamTarget::parse("logs"), StreamTarget::Name("logs".into()));
+        let arn = "arn:aws:kinesis:eu-west-1:123456789012:stream/logs";
+        assert_eq!(StreamTarget::parse(arn), StreamTarget::Arn(arn.into()));
+        assert_eq!(StreamTarget::parse(arn).name(), "logs");
+        assert_eq!(StreamTarget::parse(arn).to_string(), arn);
+    }
+}
