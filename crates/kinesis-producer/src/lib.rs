@@ -19,6 +19,7 @@ mod backpressure;
 mod client;
 mod collector;
 pub mod config;
+mod http_client;
 mod kinesis_record;
 mod limiter;
 pub mod metrics;
@@ -31,6 +32,7 @@ pub mod shard_map;
 mod stream;
 #[cfg(test)]
 mod test_support;
+mod tls_config;
 pub mod transport;
 
 pub use aggregation::{AGGREGATE_PARTITION_KEY, MAGIC};

@@ -25,6 +25,8 @@ pub enum ProducerError {
     Config(ConfigError),
     /// The producer's threads could not be started.
     Runtime(std::io::Error),
+    /// The Kinesis client could not be set up (no region, unreadable TLS settings, ...).
+    Client(String),
 }
 
 impl fmt::Display for ProducerError {
@@ -32,6 +34,7 @@ impl fmt::Display for ProducerError {
         match self {
             ProducerError::Config(e) => write!(f, "invalid configuration: {e}"),
             ProducerError::Runtime(e) => write!(f, "cannot start the producer's threads: {e}"),
+            ProducerError::Client(e) => write!(f, "cannot set up the Kinesis client: {e}"),
         }
     }
 }
@@ -120,7 +123,10 @@ impl ProducerBuilder {
         let runtime = runtime.build().map_err(ProducerError::Runtime)?;
         let transport = match self.transport {
             Some(t) => t,
-            None => Arc::new(SdkTransport::new(runtime.block_on(crate::client::kinesis_client(&config)))),
+            None => {
+                let client = runtime.block_on(crate::client::kinesis_client(&config)).map_err(ProducerError::Client)?;
+                Arc::new(SdkTransport::new(client))
+            }
         };
         let max_user_record_size = config.max_user_record_size as usize;
         let settings = Settings {

@@ -3,3 +3,4 @@
 
 pub mod deaggregate;
 pub mod fake_kinesis;
+pub mod kinesis_mock;

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test of the project. Installs what the tests need first (npm, pip, apt),
+# so it works on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }
+
+step "test tools"
+tests/tools/setup.sh
+
+step "format"
+cargo fmt --all --check
+
+step "lints"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "unit and component tests"
+cargo test --workspace
+
+step "aggregation checker self-test"
+.tools/venv/bin/python tests/tools/deaggregate.py --self-test
+
+step "end-to-end against kinesis-mock"
+cargo test -p kinesis-producer --test kinesis_mock -- --ignored
+
+step "all tests passed"
