@@ -4,3 +4,4 @@
 pub mod deaggregate;
 pub mod fake_kinesis;
 pub mod kinesis_mock;
+pub mod test_server;

@@ -1,0 +1,271 @@
+//! Engine benchmark: drives the producer into the fast test server (a separate process, so
+//! the CPU figures are the producer's own) and prints throughput, CPU, request efficiency,
+//! latency and memory, with the CPU of the unavoidable work for the same bytes as a floor.
+//!
+//! ```text
+//! cargo build --release -p kinesis-test-server
+//! cargo bench -p kinesis-producer --bench engine -- [--records N] [--shards N] [--size BYTES] [--runs N]
+//! ```
+
+use base64::Engine;
+use bytes::Bytes;
+use kinesis_producer::{Config, Metric, Producer, UserRecord};
+use md5::{Digest, Md5};
+use sha2::Sha256;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+struct Options {
+    records: usize,
+    shards: u32,
+    size: usize,
+    runs: usize,
+}
+
+fn parse_options() -> Options {
+    let mut options = Options { records: 2_000_000, shards: 64, size: 200, runs: 1 };
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().and_then(|v| v.parse::<usize>().ok()).unwrap_or_else(|| usage(flag));
+        match flag.as_str() {
+            "--records" => options.records = value(),
+            "--shards" => options.shards = value() as u32,
+            "--size" => options.size = value(),
+            "--runs" => options.runs = value().max(1),
+            other => usage(other),
+        }
+    }
+    options
+}
+
+fn usage(flag: &str) -> ! {
+    eprintln!("bad argument {flag:?}; usage: engine [--records N] [--shards N] [--size BYTES] [--runs N]");
+    std::process::exit(2)
+}
+
+/// The test server as a child process, stopped when dropped.
+struct ServerProcess {
+    child: Child,
+    endpoint: String,
+}
+
+impl ServerProcess {
+    fn start(shards: u32, latency_ms: u64) -> ServerProcess {
+        let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release/kinesis-test-server");
+        let mut child = Command::new(&binary)
+            .args(["--port", "0", "--blackhole", "--stream", &format!("bench:{shards}")])
+            .args(["--latency-ms", &latency_ms.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| {
+                eprintln!("cannot start {}: {e} (cargo build --release -p kinesis-test-server)", binary.display());
+                std::process::exit(1)
+            });
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("server banner");
+        let endpoint = line.trim().rsplit(' ').next().expect("endpoint in banner").to_owned();
+        ServerProcess { child, endpoint }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// CPU seconds (user + system) this process has used.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // Fields after the command name: utime and stime are the 12th and 13th (clock ticks of 1/100 s).
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+struct RunResult {
+    records_per_sec: f64,
+    cpu_per_million: f64,
+    kinesis_records_per_million: f64,
+    requests_per_million: f64,
+    aggregate_fill: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    peak_rss_mib: f64,
+    floor_per_million: f64,
+}
+
+fn run(options: &Options, aggregation: bool, latency_ms: u64) -> RunResult {
+    let server = ServerProcess::start(options.shards, latency_ms);
+    let config = Config::from_json(
+        &serde_json::json!({
+            "region": "us-east-1",
+            "access_key": "bench",
+            "secret_key": "bench",
+            "kinesis_endpoint": server.endpoint,
+            "aggregation_enabled": aggregation,
+            "metrics_level": "none",
+        })
+        .to_string(),
+    )
+    .expect("config");
+    let aggregation_max_size = config.aggregation_max_size as f64;
+    let producer = Producer::new(config).expect("producer");
+    let payload = Bytes::from(vec![b'x'; options.size]);
+    reset_peak_rss();
+    let cpu_before = cpu_seconds();
+    let started = Instant::now();
+
+    let (to_waiter, batches) = mpsc::sync_channel::<(kinesis_producer::Batch, Instant)>(4096);
+    let waiter = std::thread::spawn(move || {
+        let mut latencies = Vec::new();
+        let mut failed = 0usize;
+        for (batch, submitted) in batches {
+            let outcomes = batch.wait_outcomes(Duration::from_secs(600)).expect("batch completes");
+            latencies.push(submitted.elapsed().as_secs_f64() * 1000.0);
+            failed += outcomes.iter().filter(|o| !o.is_delivered()).count();
+        }
+        (latencies, failed)
+    });
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut sent = 0;
+    while sent < options.records {
+        let n = (options.records - sent).min(500);
+        let batch: Vec<UserRecord> = (0..n)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                UserRecord::new("bench", format!("{seed:016x}"), payload.clone())
+            })
+            .collect();
+        let handle = producer.submit(batch, Duration::from_secs(600)).expect("submit");
+        to_waiter.send((handle, Instant::now())).expect("waiter alive");
+        sent += n;
+    }
+    drop(to_waiter);
+    let (mut latencies, failed) = waiter.join().expect("waiter");
+    let elapsed = started.elapsed();
+    let cpu = cpu_seconds() - cpu_before;
+    let peak = peak_rss_mib();
+    producer.close(Duration::from_secs(30));
+    assert_eq!(failed, 0, "records failed during the benchmark");
+
+    let metrics = producer.metrics_registry();
+    let kinesis_records = metrics.total(Metric::KinesisRecordsPut);
+    let kinesis_bytes = metrics.total(Metric::KinesisRecordsDataPut);
+    let requests: u64 =
+        metrics.snapshot().iter().filter(|(k, _)| k.metric == Metric::RequestTime).map(|(_, s)| s.count).sum();
+    latencies.sort_by(f64::total_cmp);
+    let percentile = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    let millions = options.records as f64 / 1e6;
+    RunResult {
+        records_per_sec: options.records as f64 / elapsed.as_secs_f64(),
+        cpu_per_million: cpu / millions,
+        kinesis_records_per_million: kinesis_records / millions,
+        requests_per_million: requests as f64 / millions,
+        aggregate_fill: if aggregation { kinesis_bytes / kinesis_records / aggregation_max_size } else { f64::NAN },
+        p50_ms: percentile(0.5),
+        p99_ms: percentile(0.99),
+        peak_rss_mib: peak,
+        floor_per_million: floor_cpu(options, aggregation, kinesis_bytes as usize) / millions,
+    }
+}
+
+/// CPU seconds of the work no producer can avoid for the same bytes: MD5 of every partition
+/// key and of every aggregate, base64 of the data, and SHA-256 of the request bodies (SigV4).
+fn floor_cpu(options: &Options, aggregation: bool, kinesis_bytes: usize) -> f64 {
+    let chunk = vec![b'x'; 1 << 20];
+    let started = cpu_seconds();
+    let mut sink = 0u8;
+    let mut seed = 1u64;
+    for _ in 0..options.records {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        sink ^= Md5::digest(format!("{seed:016x}").as_bytes())[0];
+    }
+    let mut remaining = kinesis_bytes;
+    let mut encoded = String::with_capacity(chunk.len() * 4 / 3 + 4);
+    while remaining > 0 {
+        let part = &chunk[..remaining.min(chunk.len())];
+        if aggregation {
+            sink ^= Md5::digest(part)[0];
+        }
+        encoded.clear();
+        base64::engine::general_purpose::STANDARD.encode_string(part, &mut encoded);
+        sink ^= Sha256::digest(encoded.as_bytes())[0];
+        remaining -= part.len();
+    }
+    std::hint::black_box(sink);
+    cpu_seconds() - started
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    let options = parse_options();
+    println!(
+        "engine benchmark: {} records of {} bytes, random partition keys, {} shards, {} run(s) per row (median)",
+        options.records, options.size, options.shards, options.runs
+    );
+    println!(
+        "{:<12} {:>6} {:>12} {:>10} {:>8} {:>11} {:>10} {:>6} {:>8} {:>8} {:>9}",
+        "aggregation",
+        "rtt_ms",
+        "records/s",
+        "cpu_s/M",
+        "floor/M",
+        "cpu/floor",
+        "kin_rec/M",
+        "req/M",
+        "fill",
+        "p50_ms",
+        "p99_ms"
+    );
+    let mut rss = Vec::new();
+    for (aggregation, latency) in [(true, 0), (false, 0), (true, 20), (false, 20)] {
+        let results: Vec<RunResult> = (0..options.runs).map(|_| run(&options, aggregation, latency)).collect();
+        let pick = |f: fn(&RunResult) -> f64| median(&mut results.iter().map(f).collect::<Vec<_>>());
+        let cpu = pick(|r| r.cpu_per_million);
+        let floor = pick(|r| r.floor_per_million);
+        println!(
+            "{:<12} {:>6} {:>12.0} {:>10.2} {:>8.2} {:>11.2} {:>10.0} {:>6.0} {:>8.3} {:>8.1} {:>9.1}",
+            if aggregation { "on" } else { "off" },
+            latency,
+            pick(|r| r.records_per_sec),
+            cpu,
+            floor,
+            cpu / floor,
+            pick(|r| r.kinesis_records_per_million),
+            pick(|r| r.requests_per_million),
+            pick(|r| r.aggregate_fill),
+            pick(|r| r.p50_ms),
+            pick(|r| r.p99_ms),
+        );
+        rss.push(pick(|r| r.peak_rss_mib));
+    }
+    println!("peak RSS per row (MiB, benchmark process): {:?}", rss.iter().map(|r| r.round()).collect::<Vec<_>>());
+}
