@@ -22,6 +22,7 @@ step "aggregation checker self-test"
 .tools/venv/bin/python tests/tools/deaggregate.py --self-test
 
 step "end-to-end against kinesis-mock"
-cargo test -p kinesis-producer --test kinesis_mock -- --ignored
+# --workspace keeps the feature set of the step above, so nothing is rebuilt.
+cargo test --workspace --test kinesis_mock -- --ignored
 
 step "all tests passed"
