@@ -796,9 +796,9 @@ impl StreamWorker {
         for member in &mut record.members {
             member.last_error = Some(last_error.clone());
         }
-        let due = after(now, backoff(record.sends, rand::random::<f64>()));
-        let retry = if record.members.iter().any(|m| due >= m.expiration) {
-            let (expired, alive): (Vec<_>, Vec<_>) = record.members.drain(..).partition(|m| due >= m.expiration);
+        let retry_at = after(now, backoff(record.sends, rand::random::<f64>()));
+        let retry = if record.members.iter().any(|m| now >= m.expiration) {
+            let (expired, alive): (Vec<_>, Vec<_>) = record.members.drain(..).partition(|m| now >= m.expiration);
             self.expire(expired, record.predicted_shard.as_ref());
             if alive.is_empty() {
                 return;
@@ -807,12 +807,22 @@ impl StreamWorker {
         } else {
             Retry::Whole(record)
         };
+        // Come back no later than the first expiry, so records fail when their TTL passes,
+        // not a backoff later.
+        let first_expiry = match &retry {
+            Retry::Whole(r) => r.members.iter().map(|m| m.expiration).min(),
+            Retry::Members(m) => m.iter().map(|m| m.expiration).min(),
+        };
+        let due = first_expiry.map_or(retry_at, |e| e.min(retry_at));
         self.retry_seq += 1;
         self.retries.push(Reverse(Delayed { due, seq: self.retry_seq, retry }));
     }
 
     fn resume(&mut self, retry: Retry, now: Instant) {
         match retry {
+            Retry::Whole(record) if record.members.iter().all(|m| now >= m.expiration) => {
+                self.expire(record.members, record.predicted_shard.as_ref());
+            }
             Retry::Whole(mut record) => {
                 record.deadline = after(now, self.shared.settings.max_buffered_time / 2);
                 self.enqueue(record, true, now);

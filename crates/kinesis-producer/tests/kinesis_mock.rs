@@ -85,7 +85,10 @@ fn round_trip(aggregation: bool) {
     let peer = KinesisMock::start(&format!("{stream}:4"));
     let producer = Producer::new(peer.config(json!({ "aggregation_enabled": aggregation }))).expect("producer");
     let n = if aggregation { 3000 } else { 600 };
-    let input = workload(stream, n, "rt");
+    // The aggregated run addresses the stream by ARN, the other by name.
+    let target =
+        if aggregation { format!("arn:aws:kinesis:us-east-1:000000000000:stream/{stream}") } else { stream.to_owned() };
+    let input = workload(&target, n, "rt");
     let outcomes = producer.submit(input.clone(), WAIT).unwrap().wait_outcomes(WAIT).expect("outcomes");
     let failed: Vec<_> = outcomes.iter().filter(|o| !o.is_delivered()).collect();
     assert!(failed.is_empty(), "{} failed, first: {:?}", failed.len(), failed.first());

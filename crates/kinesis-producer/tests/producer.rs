@@ -162,6 +162,30 @@ fn an_aggregate_in_the_wrong_shard_is_sent_again_whole() {
 }
 
 #[test]
+fn without_a_shard_map_records_are_still_aggregated_by_partition_key() {
+    let fake = FakeKinesis::new(even_shards(4));
+    *fake.list_error.lock().unwrap() = Some(service_error(400, "AccessDeniedException", "no kinesis:ListShards"));
+    let p = producer(&fake, r#"{}"#);
+    let input: Vec<UserRecord> =
+        (0..1000).map(|i| UserRecord::new("s", format!("host-{}", i % 5), format!("event {i}"))).collect();
+    let outcomes = p.submit(input, WAIT).unwrap().wait_outcomes(WAIT).unwrap();
+    assert!(outcomes.iter().all(Outcome::is_delivered));
+    let stored = fake.stored();
+    assert!(stored.len() <= 20, "1000 records with 5 keys in {} Kinesis records", stored.len());
+    for kinesis_record in &stored {
+        let shard = fake.shard(&kinesis_record.shard_id);
+        let users = deaggregate(
+            &kinesis_record.partition_key,
+            kinesis_record.explicit_hash_key.as_deref(),
+            &kinesis_record.data,
+        );
+        assert!(users.iter().all(|u| shard.contains(u.hash_key())));
+        assert!(users.iter().all(|u| u.partition_key == users[0].partition_key), "one key per aggregate");
+    }
+    p.close(WAIT);
+}
+
+#[test]
 fn invalid_records_fail_alone() {
     let fake = FakeKinesis::new(even_shards(2));
     let p = producer(&fake, r#"{"max_user_record_size": 1024}"#);

@@ -39,6 +39,8 @@ pub struct FakeKinesis {
     pub shards: Mutex<Vec<Shard>>,
     /// Shards ListShards reports (defaults to the real ones).
     pub listed: Mutex<Option<Vec<Shard>>>,
+    /// When set, ListShards fails with this error.
+    pub list_error: Mutex<Option<RequestError>>,
     pub script: Mutex<VecDeque<Answer>>,
     /// Answer once the script is used up.
     pub default_answer: Mutex<Option<Answer>>,
@@ -155,6 +157,9 @@ impl Transport for FakeTransport {
         let fake = self.0.clone();
         Box::pin(async move {
             fake.list_calls.fetch_add(1, Ordering::SeqCst);
+            if let Some(error) = fake.list_error.lock().unwrap().clone() {
+                return Err(error);
+            }
             let listed = fake.listed.lock().unwrap().take();
             Ok(listed.unwrap_or_else(|| fake.shards.lock().unwrap().clone()))
         })
