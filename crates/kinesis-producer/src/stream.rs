@@ -152,6 +152,7 @@ pub(crate) fn spawn(shared: Arc<Shared>, key: String) -> UnboundedSender<Command
         map_retry_at: None,
         held: Vec::new(),
         hold_until: None,
+        map_wait_over: false,
         shard_aggregates: Vec::new(),
         hash_aggregates: HashMap::new(),
         aggregated_records: 0,
@@ -193,6 +194,8 @@ struct StreamWorker {
     /// Records waiting for a shard map, with their send deadlines.
     held: Vec<(PendingRecord, Instant)>,
     hold_until: Option<Instant>,
+    /// The first listing took longer than `SHARD_MAP_WAIT`: route by hash key until it lands.
+    map_wait_over: bool,
 
     /// One open aggregate per shard of the current map, by index.
     shard_aggregates: Vec<OpenAggregate>,
@@ -345,6 +348,7 @@ impl StreamWorker {
     /// Moves records along every stage that is due.
     fn advance(&mut self, now: Instant) {
         if !self.held.is_empty() && (!self.map_loading || self.hold_until.is_some_and(|t| t <= now)) {
+            self.map_wait_over = self.map_loading;
             self.release_held(now);
         }
         let map_due = self.map_retry_at.is_some_and(|t| t <= now);
@@ -460,7 +464,7 @@ impl StreamWorker {
     /// Routes a record to its open aggregate. `wait_for_map` holds it until a shard map
     /// listing under way has arrived (records that landed in the wrong shard).
     fn accept(&mut self, record: PendingRecord, deadline: Instant, wait_for_map: bool, now: Instant) {
-        if self.map_loading && (wait_for_map || self.map.is_none()) {
+        if self.map_loading && (wait_for_map || (self.map.is_none() && !self.map_wait_over)) {
             if self.held.is_empty() && self.hold_until.is_none() {
                 self.hold_until = Some(after(now, SHARD_MAP_WAIT));
             }

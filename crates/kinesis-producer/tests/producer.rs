@@ -186,6 +186,19 @@ fn without_a_shard_map_records_are_still_aggregated_by_partition_key() {
 }
 
 #[test]
+fn a_slow_shard_listing_delays_records_only_briefly() {
+    let fake = FakeKinesis::new(even_shards(4));
+    *fake.list_delay.lock().unwrap() = Duration::from_secs(8);
+    let p = producer(&fake, r#"{"request_timeout": 20000}"#);
+    let started = Instant::now();
+    let outcomes = p.submit(records("s", 50, 10), WAIT).unwrap().wait_outcomes(WAIT).unwrap();
+    assert!(outcomes.iter().all(Outcome::is_delivered));
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(4), "{elapsed:?}");
+    p.close(WAIT);
+}
+
+#[test]
 fn invalid_records_fail_alone() {
     let fake = FakeKinesis::new(even_shards(2));
     let p = producer(&fake, r#"{"max_user_record_size": 1024}"#);

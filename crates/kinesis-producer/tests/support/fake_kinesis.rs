@@ -41,6 +41,8 @@ pub struct FakeKinesis {
     pub listed: Mutex<Option<Vec<Shard>>>,
     /// When set, ListShards fails with this error.
     pub list_error: Mutex<Option<RequestError>>,
+    /// ListShards answers after this long.
+    pub list_delay: Mutex<Duration>,
     pub script: Mutex<VecDeque<Answer>>,
     /// Answer once the script is used up.
     pub default_answer: Mutex<Option<Answer>>,
@@ -157,6 +159,8 @@ impl Transport for FakeTransport {
         let fake = self.0.clone();
         Box::pin(async move {
             fake.list_calls.fetch_add(1, Ordering::SeqCst);
+            let delay = *fake.list_delay.lock().unwrap();
+            tokio::time::sleep(delay).await;
             if let Some(error) = fake.list_error.lock().unwrap().clone() {
                 return Err(error);
             }
