@@ -25,4 +25,7 @@ step "end-to-end against kinesis-mock"
 # --workspace keeps the feature set of the step above, so nothing is rebuilt.
 cargo test --workspace --test kinesis_mock -- --ignored
 
+step "JNI bridge: jar, release library, JNI symbol check, JUnit tests (gradle)"
+gradle -p . --no-daemon --console=plain build
+
 step "all tests passed"

@@ -2,8 +2,10 @@
 # Installs the test tools into the repo-local, git-ignored folder .tools/:
 #   .tools/node  kinesis-mock (npm kinesis-local), from package-lock.json
 #   .tools/venv  Python tools (aws-kinesis-agg, boto3, moto[server]), from requirements.txt
+# and, from Debian's packages (as root), what the JVM and JRuby tests need: gradle,
+# liblog4j2-java, jruby and ruby-rspec.
 #
-# Usage: tests/tools/setup.sh [node] [python]     (no argument: both)
+# Usage: tests/tools/setup.sh [system] [node] [python]     (no argument: all)
 #
 # Idempotent: each part records a checksum of its pin files and is skipped
 # while they are unchanged and the install is intact.
@@ -93,9 +95,37 @@ install_python_tools() {
   log "python tools installed"
 }
 
+# Debian packages, each checked by a file it installs.
+SYSTEM_PACKAGES=(
+  "gradle:/usr/bin/gradle"
+  "liblog4j2-java:/usr/share/java/log4j-core.jar"
+  "jruby:/usr/bin/jruby"
+  "ruby-rspec:/usr/bin/rspec"
+)
+
+install_system_packages() {
+  local missing=() entry
+  for entry in "${SYSTEM_PACKAGES[@]}"; do
+    [[ -e "${entry#*:}" ]] || missing+=("${entry%%:*}")
+  done
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    log "system packages present"
+    return
+  fi
+  command -v apt-get >/dev/null || die "missing ${missing[*]} and apt-get is not available"
+  [[ "$(id -u)" == 0 ]] || die "missing ${missing[*]}: run as root or install them"
+  log "installing ${missing[*]} with apt-get (a minute or two)"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; then
+    log "apt-get install failed; updating package lists and retrying"
+    apt-get update -q >&2
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+  fi
+}
+
 main() {
   local parts=("$@")
-  [[ ${#parts[@]} -gt 0 ]] || parts=(node python)
+  [[ ${#parts[@]} -gt 0 ]] || parts=(system node python)
   mkdir -p "$TOOLS_DIR"
   # Serialise concurrent runs (e.g. parallel test jobs) on the same checkout.
   exec 9>"$TOOLS_DIR/.setup.lock"
@@ -103,9 +133,10 @@ main() {
   local part
   for part in "${parts[@]}"; do
     case "$part" in
+      system) install_system_packages ;;
       node) install_node_tools ;;
       python) install_python_tools ;;
-      *) die "unknown part '$part' (expected: node, python)" ;;
+      *) die "unknown part '$part' (expected: system, node, python)" ;;
     esac
   done
   log "done"
