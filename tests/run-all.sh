@@ -28,4 +28,14 @@ cargo test --workspace --test kinesis_mock -- --ignored
 step "JNI bridge: jar, release library, JNI symbol check, JUnit tests (gradle)"
 gradle -p . --no-daemon --console=plain build
 
+step "gem specs on JRuby 9.3 (Debian's jruby)"
+ruby/run-specs.sh
+
+# JRuby 10 needs Java 21 or newer: take the newest JDK installed.
+newest_java=$(ls -d /usr/lib/jvm/*/bin/java | sort -V | tail -n 1)
+for version in 9.4.13.0 10.0.2.0; do
+  step "gem specs on JRuby $version"
+  JRUBY="$newest_java -jar $PWD/.tools/jruby/jruby-complete-$version.jar" ruby/run-specs.sh
+done
+
 step "all tests passed"

@@ -5,7 +5,10 @@
 # and, from Debian's packages (as root), what the JVM and JRuby tests need: gradle,
 # liblog4j2-java, jruby and ruby-rspec.
 #
-# Usage: tests/tools/setup.sh [system] [node] [python]     (no argument: all)
+# and .tools/jruby: jruby-complete jars (Maven Central) of the JRuby lines newer Logstash
+# releases bundle, to run the gem's specs on them.
+#
+# Usage: tests/tools/setup.sh [system] [node] [python] [jruby]     (no argument: all)
 #
 # Idempotent: each part records a checksum of its pin files and is skipped
 # while they are unchanged and the install is intact.
@@ -123,9 +126,28 @@ install_system_packages() {
   fi
 }
 
+# JRuby 9.4 (Logstash 8.10-9.3) and 10.0 (Logstash 9.4+).
+JRUBY_VERSIONS=(9.4.13.0 10.0.2.0)
+
+install_jruby_jars() {
+  local version jar
+  for version in "${JRUBY_VERSIONS[@]}"; do
+    jar="$TOOLS_DIR/jruby/jruby-complete-$version.jar"
+    if [[ -f "$jar" ]]; then
+      log "jruby-complete $version present"
+      continue
+    fi
+    command -v mvn >/dev/null || die "mvn not found (needed to fetch jruby-complete $version)"
+    log "fetching jruby-complete $version from Maven Central"
+    mvn -q -B dependency:copy -Dartifact="org.jruby:jruby-complete:$version" \
+      -DoutputDirectory="$TOOLS_DIR/jruby" >&2
+    [[ -f "$jar" ]] || die "jruby-complete $version missing after mvn dependency:copy"
+  done
+}
+
 main() {
   local parts=("$@")
-  [[ ${#parts[@]} -gt 0 ]] || parts=(system node python)
+  [[ ${#parts[@]} -gt 0 ]] || parts=(system node python jruby)
   mkdir -p "$TOOLS_DIR"
   # Serialise concurrent runs (e.g. parallel test jobs) on the same checkout.
   exec 9>"$TOOLS_DIR/.setup.lock"
@@ -135,8 +157,9 @@ main() {
     case "$part" in
       system) install_system_packages ;;
       node) install_node_tools ;;
+      jruby) install_jruby_jars ;;
       python) install_python_tools ;;
-      *) die "unknown part '$part' (expected: system, node, python)" ;;
+      *) die "unknown part '$part' (expected: system, node, python, jruby)" ;;
     esac
   done
   log "done"
