@@ -38,4 +38,7 @@ for version in 9.4.13.0 10.0.2.0; do
   JRUBY="$newest_java -jar $PWD/.tools/jruby/jruby-complete-$version.jar" ruby/run-specs.sh
 done
 
+step "end-to-end: the built gem in a 4-worker pipeline against kinesis-mock"
+tests/e2e/run.sh
+
 step "all tests passed"

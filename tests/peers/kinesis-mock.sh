@@ -25,7 +25,7 @@
 # access key id of exactly 12 digits is taken as the account id, so use a
 # non-numeric one (e.g. "test") to stay in the default account.
 #
-# Behaviour that differs from Kinesis (checked by kinesis_mock_smoke.py):
+# Behaviour that differs from Kinesis:
 # no 500-entry or request-size limit on PutRecords; data over 1 MiB fails only
 # its own entry (InvalidArgumentException) and the partition key is not
 # counted; with NextToken, ListShards accepts only NextToken and MaxResults
