@@ -4,6 +4,6 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
-gradle -q -p "$root" assemble
+gradle -q --no-daemon -p "$root" assemble
 exec jruby "$root/tests/jni/bench.rb" "$root/build/libs/kinesis-producer-bridge.jar" \
     "$target/release/libkinesis_producer_jni.so" "$target/release/kinesis-test-server" "$@"
