@@ -191,6 +191,26 @@ pub extern "system" fn Java_kinesis_producer_bridge_NativeProducer_nativeFlush<'
 }
 
 #[unsafe(no_mangle)]
+pub extern "system" fn Java_kinesis_producer_bridge_NativeProducer_nativeOpenShardCount<'local>(
+    env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    stream: JString<'local>,
+    timeout_millis: jlong,
+) -> jlong {
+    run(env, |env| {
+        let producer = producer(handle)?;
+        let stream = java_arrays::optional_string(env, &stream)?
+            .ok_or_else(|| BridgeError::InvalidArgument("stream must not be null".to_owned()))?;
+        let timeout = duration("timeoutMillis", timeout_millis)?;
+        let shards = producer
+            .open_shard_count(&stream, timeout)
+            .map_err(|e| BridgeError::Failed(format!("could not list the shards of {stream}: {e}")))?;
+        Ok(saturating(shards as u64))
+    })
+}
+
+#[unsafe(no_mangle)]
 pub extern "system" fn Java_kinesis_producer_bridge_NativeProducer_nativeOutstandingRecords<'local>(
     env: EnvUnowned<'local>,
     _class: JClass<'local>,

@@ -7,7 +7,7 @@ use crate::outcome::{Batch, BatchState, Outcome, OutcomeSlot};
 use crate::record::{validate, PendingRecord, UserRecord};
 use crate::sdk_transport::SdkTransport;
 use crate::stream::{after, spawn, Command, Settings, Shared, StreamTable};
-use crate::transport::Transport;
+use crate::transport::{RequestError, RequestErrorKind, StreamTarget, Transport};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -302,6 +302,27 @@ impl Producer {
     /// The metric registry itself.
     pub fn metrics_registry(&self) -> Arc<Metrics> {
         self.metrics.clone()
+    }
+
+    /// Counts the open shards of `stream` with one ListShards walk, waiting up to `timeout`.
+    pub fn open_shard_count(&self, stream: &str, timeout: Duration) -> Result<usize, RequestError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(RequestError {
+                kind: RequestErrorKind::Other,
+                code: "ProducerClosed".into(),
+                message: "the producer is closed".into(),
+            });
+        }
+        let listing = self.shared.transport.list_shards(&StreamTarget::parse(stream));
+        let answer = self.handle.block_on(async { tokio::time::timeout(timeout, listing).await });
+        match answer {
+            Ok(shards) => shards.map(|shards| shards.len()),
+            Err(_) => Err(RequestError {
+                kind: RequestErrorKind::Timeout,
+                code: "Timeout".into(),
+                message: format!("no ListShards answer within {} ms", timeout.as_millis()),
+            }),
+        }
     }
 
     /// Stops taking records, sends everything held, and waits up to `timeout` for the outcomes;

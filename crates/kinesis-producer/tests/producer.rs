@@ -304,3 +304,22 @@ fn many_threads_submit_concurrently() {
     assert_eq!(stored_users, delivered);
     p.close(WAIT);
 }
+
+#[test]
+fn open_shard_count_asks_the_service_and_reports_its_errors() {
+    let fake = FakeKinesis::new(even_shards(6));
+    let p = producer(&fake, "{}");
+    assert_eq!(p.open_shard_count("s", WAIT), Ok(6));
+
+    *fake.list_error.lock().unwrap() = Some(service_error(400, "ResourceNotFoundException", "no stream s"));
+    let error = p.open_shard_count("s", WAIT).unwrap_err();
+    assert_eq!(error.code, "ResourceNotFoundException");
+
+    *fake.list_error.lock().unwrap() = None;
+    *fake.list_delay.lock().unwrap() = Duration::from_secs(5);
+    let error = p.open_shard_count("s", Duration::from_millis(100)).unwrap_err();
+    assert_eq!(error.kind, RequestErrorKind::Timeout);
+
+    p.close(WAIT);
+    assert_eq!(p.open_shard_count("s", WAIT).unwrap_err().code, "ProducerClosed");
+}

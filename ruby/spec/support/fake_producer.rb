@@ -239,8 +239,11 @@ class FakeProducer
     end
   end
 
+  # Like the adapter: raises Failure when the service cannot say.
   def shard_count(stream)
-    @shard_counts[stream]
+    @shard_counts.fetch(stream) do
+      raise LogStash::Outputs::Kinesis::Producer::Failure, "could not list the shards of #{stream}"
+    end
   end
 
   # Like the adapter: the first call closes, later ones do nothing and return nil.

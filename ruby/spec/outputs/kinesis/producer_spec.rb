@@ -68,6 +68,12 @@ module ProducerAdapterDoubles
       @calls << [:flush, stream]
     end
 
+    def openShardCount(stream, timeout)
+      raise java.lang.RuntimeException.new("could not list the shards of #{stream}: ResourceNotFoundException") if stream == "absent"
+      @calls << [:open_shard_count, stream, timeout]
+      4
+    end
+
     def outstandingRecords
       3
     end
@@ -145,8 +151,10 @@ RSpec.describe LogStash::Outputs::Kinesis::Producer do
     expect(native.closes).to eq(1)
   end
 
-  it "does not know shard counts yet" do
-    expect(adapter.shard_count("logs")).to be_nil
+  it "asks the bridge for the shard count, with a bounded wait" do
+    expect(adapter.shard_count("logs")).to eq(4)
+    expect(native.calls.last).to eq([:open_shard_count, "logs", described_class::SHARD_COUNT_TIMEOUT_MS])
+    expect { adapter.shard_count("absent") }.to raise_error(described_class::Failure, /shards of absent: ResourceNotFoundException/)
   end
 
   it "looks for the native library inside the gem, per platform" do

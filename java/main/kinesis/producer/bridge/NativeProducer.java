@@ -136,6 +136,16 @@ public final class NativeProducer implements AutoCloseable {
         nativeFlush(handle, stream);
     }
 
+    /**
+     * Counts the open shards of {@code stream} (a name or an ARN) with one ListShards walk.
+     *
+     * @throws RuntimeException when the service does not answer within {@code timeoutMillis}
+     *     or refuses (the message says why)
+     */
+    public long openShardCount(String stream, long timeoutMillis) {
+        return nativeOpenShardCount(handle, stream, timeoutMillis);
+    }
+
     /** Records submitted and still without an outcome. */
     public long outstandingRecords() {
         return nativeOutstandingRecords(handle);
@@ -199,6 +209,8 @@ public final class NativeProducer implements AutoCloseable {
     private static native void nativeRelease(long batch);
 
     private static native void nativeFlush(long handle, String stream);
+
+    private static native long nativeOpenShardCount(long handle, String stream, long timeoutMillis);
 
     private static native long nativeOutstandingRecords(long handle);
 

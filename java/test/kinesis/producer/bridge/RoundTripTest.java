@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.charset.StandardCharsets;
@@ -166,6 +167,17 @@ class RoundTripTest {
             assertNotNull(outcomes);
             assertEquals(0, outcomes.size());
             producer.release(batch);
+        }
+    }
+
+    @Test
+    void openShardCountAsksTheService() throws Exception {
+        try (TestServer server = new TestServer("--stream", "wide:5");
+                NativeProducer producer = new NativeProducer(Fixtures.config(server, ""))) {
+            assertEquals(5, producer.openShardCount("wide", 10_000));
+            RuntimeException missing =
+                    assertThrows(RuntimeException.class, () -> producer.openShardCount("absent", 10_000));
+            assertTrue(missing.getMessage().contains("absent"), missing.getMessage());
         }
     }
 

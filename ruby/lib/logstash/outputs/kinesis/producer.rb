@@ -17,12 +17,14 @@ class LogStash::Outputs::Kinesis
     NATIVE_LIBRARY_DIR = File.join(GEM_ROOT, "vendor", "native")
     NATIVE_LIBRARY = "libkinesis_producer_jni.so".freeze
     LOAD_LOCK = Mutex.new
+    # Register asks for the shard count only to warn; it must not hold start-up for long.
+    SHARD_COUNT_TIMEOUT_MS = 5_000
 
     # Loads the bridge's jar and native library once per JVM; returns the Java class.
     def self.bridge
       LOAD_LOCK.synchronize do
         @bridge ||= begin
-          Dir.glob(File.join(GEM_ROOT, "vendor", "jar-dependencies", "**", "*.jar")).sort.each { |jar| require jar }
+          require "logstash-output-kinesis_jars"
           klass = JavaUtilities.get_proxy_class(BRIDGE_CLASS)
           klass.load(native_library_path)
           klass
@@ -104,9 +106,9 @@ class LogStash::Outputs::Kinesis
       end
     end
 
-    # Number of open shards of `stream`, or nil when unknown. The bridge has no call for it yet.
-    def shard_count(_stream)
-      nil
+    # Number of open shards of `stream` (one ListShards walk); raises Failure when unknown.
+    def shard_count(stream, timeout_ms = SHARD_COUNT_TIMEOUT_MS)
+      call { @native.openShardCount(stream, timeout_ms) }
     end
 
     # Sends what is buffered and stops, waiting up to timeout_ms; records still without an
