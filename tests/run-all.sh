@@ -41,4 +41,7 @@ done
 step "end-to-end: the built gem in a 4-worker pipeline against kinesis-mock"
 tests/e2e/run.sh
 
+step "the README's main job: the example pipeline through the plugin into kinesis-mock"
+examples/run-pipeline.sh
+
 step "all tests passed"
