@@ -31,9 +31,9 @@ gradle -p . --no-daemon --console=plain build
 step "gem specs on JRuby 9.3 (Debian's jruby)"
 ruby/run-specs.sh
 
-# JRuby 10 needs Java 21 or newer: take the newest JDK installed.
+# JRuby 10 needs Java 21 or newer: take the newest JDK installed. 9.2 is Logstash 7.17's (Ruby 2.5).
 newest_java=$(ls -d /usr/lib/jvm/*/bin/java | sort -V | tail -n 1)
-for version in 9.4.13.0 10.0.2.0; do
+for version in 9.2.21.0 9.4.13.0 10.0.2.0; do
   step "gem specs on JRuby $version"
   JRUBY="$newest_java -jar $PWD/.tools/jruby/jruby-complete-$version.jar" ruby/run-specs.sh
 done

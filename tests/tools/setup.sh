@@ -5,7 +5,7 @@
 # and, from Debian's packages (as root), what the JVM and JRuby tests need: gradle,
 # liblog4j2-java, jruby and ruby-rspec.
 #
-# and .tools/jruby: jruby-complete jars (Maven Central) of the JRuby lines newer Logstash
+# and .tools/jruby: jruby-complete jars (Maven Central) of the JRuby lines other Logstash
 # releases bundle, to run the gem's specs on them.
 #
 # Usage: tests/tools/setup.sh [system] [node] [python] [jruby]     (no argument: all)
@@ -126,8 +126,8 @@ install_system_packages() {
   fi
 }
 
-# JRuby 9.4 (Logstash 8.10-9.3) and 10.0 (Logstash 9.4+).
-JRUBY_VERSIONS=(9.4.13.0 10.0.2.0)
+# JRuby 9.2 (Ruby 2.5, Logstash 7.17), 9.4 (Logstash 8.10-9.3) and 10.0 (Logstash 9.4+).
+JRUBY_VERSIONS=(9.2.21.0 9.4.13.0 10.0.2.0)
 
 install_jruby_jars() {
   local version jar
