@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::Semaphore;
 
+/// Longest wait at `close` for the last metrics upload.
+const LAST_UPLOAD_WAIT: Duration = Duration::from_secs(5);
+
 /// Called on each producer thread as it starts or stops (e.g. to attach it to a JVM).
 pub type ThreadHook = Arc<dyn Fn() + Send + Sync>;
 
@@ -370,8 +373,9 @@ impl Producer {
             self.shared.live_workers.load(Ordering::Acquire) == 0
         });
         if let Some(uploader) = &self.uploader {
-            // The last metrics go out if the close deadline leaves time for them.
-            uploader.finish(deadline.saturating_duration_since(Instant::now()));
+            // The last metrics go out if the close deadline leaves time for them; an unreachable
+            // CloudWatch does not hold the close up for long.
+            uploader.finish(deadline.saturating_duration_since(Instant::now()).min(LAST_UPLOAD_WAIT));
         }
         runtime.shutdown_timeout(Duration::from_secs(5));
         CloseReport { drained, abandoned }

@@ -2,8 +2,8 @@
 //! translation proxy of tests/tools) after a known workload on the test server with injected
 //! per-shard throttling: names, dimensions and their order, units and values.
 //!
-//! These need the test tools (tests/tools/setup.sh); tests/run-all.sh runs them with
-//! `--ignored`.
+//! The ignored ones need the test tools (tests/tools/setup.sh); tests/run-all.sh runs them
+//! with `--ignored`.
 
 mod support;
 
@@ -11,7 +11,7 @@ use kinesis_producer::{Outcome, Producer, UserRecord};
 use kinesis_test_server::{Faults, ShardThroughput};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use support::cloudwatch::{CloudWatchPeer, Series};
 use support::test_server::Server;
 
@@ -265,4 +265,30 @@ fn summary_level_at_global_granularity_and_nothing_at_level_none() {
     run_workload(&server, &peer, stream, json!({ "metrics_level": "none", "metrics_namespace": none_namespace }));
     assert_eq!(peer.put_requests(), before);
     assert!(peer.read(none_namespace).is_empty());
+}
+
+#[test]
+fn an_unreachable_cloudwatch_never_affects_delivery() {
+    // A port nobody listens on: every upload is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+    let server = Server::start(&[("s", 2)], Faults::default());
+    let producer = server.producer(json!({
+        "aggregation_enabled": false,
+        "metrics_level": "detailed",
+        "metrics_upload_delay": 100,
+        "cloudwatch_endpoint": format!("http://127.0.0.1:{port}"),
+        "record_max_buffered_time": 20,
+    }));
+    for round in 0..5 {
+        let records: Vec<UserRecord> =
+            (0..200).map(|i| UserRecord::new("s", format!("k{round}-{i}"), vec![b'x'; 50])).collect();
+        let outcomes = producer.submit(records, WAIT).expect("submit").wait_outcomes(WAIT).expect("outcomes");
+        assert!(outcomes.iter().all(Outcome::is_delivered));
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let started = Instant::now();
+    assert!(producer.close(WAIT).drained);
+    // The last upload is given up after a few seconds, not the whole close timeout.
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert_eq!(server.get().stats().records_accepted, 1000);
 }
