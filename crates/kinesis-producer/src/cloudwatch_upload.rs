@@ -79,8 +79,9 @@ impl UploadTask {
     async fn run(mut self, mut finish: UnboundedReceiver<std_mpsc::SyncSender<()>>) {
         let mut sampler = tokio::time::interval(PENDING_SAMPLE_INTERVAL);
         sampler.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut uploads =
-            tokio::time::interval_at(tokio::time::Instant::now() + self.settings.interval, self.settings.interval);
+        // tokio's intervals refuse zero; the configuration allows 1 ms and up.
+        let every = self.settings.interval.max(Duration::from_millis(1));
+        let mut uploads = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         uploads.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
