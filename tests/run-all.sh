@@ -25,6 +25,9 @@ step "end-to-end against kinesis-mock"
 # --workspace keeps the feature set of the step above, so nothing is rebuilt.
 cargo test --workspace --test kinesis_mock -- --ignored
 
+step "CloudWatch metrics read back from moto (CBOR proxy), after a throttled workload"
+cargo test --workspace --test cloudwatch_metrics -- --ignored
+
 step "JNI bridge: jar, release library, JNI symbol check, JUnit tests (gradle)"
 gradle -p . --no-daemon --console=plain build
 

@@ -5,17 +5,25 @@
 //! ```text
 //! cargo build --release -p kinesis-test-server
 //! cargo bench -p kinesis-producer --bench engine -- [--records N] [--shards N] [--size BYTES] [--runs N]
+//! cargo bench -p kinesis-producer --bench engine -- --metrics-compare [--upload-delay MS] [--runs N] ...
 //! ```
+//!
+//! `--metrics-compare` measures what uploading metrics costs: runs with `metrics_level` none
+//! and runs with detailed metrics at shard granularity, uploaded every `--upload-delay` ms
+//! (default 1000) to a local CloudWatch sink, interleaved (none, detailed, detailed, none, ...)
+//! so that the load of a shared machine hits both alike; it prints the medians and their ratio.
 
 use base64::Engine;
 use bytes::Bytes;
 use kinesis_producer::{Config, Metric, Producer, UserRecord};
 use md5::{Digest, Md5};
 use sha2::Sha256;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 struct Options {
@@ -23,10 +31,13 @@ struct Options {
     shards: u32,
     size: usize,
     runs: usize,
+    metrics_compare: bool,
+    upload_delay_ms: usize,
 }
 
 fn parse_options() -> Options {
-    let mut options = Options { records: 2_000_000, shards: 64, size: 200, runs: 1 };
+    let mut options =
+        Options { records: 2_000_000, shards: 64, size: 200, runs: 1, metrics_compare: false, upload_delay_ms: 1000 };
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -36,6 +47,8 @@ fn parse_options() -> Options {
             "--shards" => options.shards = value() as u32,
             "--size" => options.size = value(),
             "--runs" => options.runs = value().max(1),
+            "--upload-delay" => options.upload_delay_ms = value().clamp(1, 60_000),
+            "--metrics-compare" => options.metrics_compare = true,
             other => usage(other),
         }
     }
@@ -43,7 +56,10 @@ fn parse_options() -> Options {
 }
 
 fn usage(flag: &str) -> ! {
-    eprintln!("bad argument {flag:?}; usage: engine [--records N] [--shards N] [--size BYTES] [--runs N]");
+    eprintln!(
+        "bad argument {flag:?}; usage: engine [--records N] [--shards N] [--size BYTES] [--runs N] \
+         [--metrics-compare [--upload-delay MS]]"
+    );
     std::process::exit(2)
 }
 
@@ -78,6 +94,69 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A CloudWatch stand-in that answers every request with an empty RPC v2 CBOR success and
+/// counts requests and body bytes. It runs on threads of the benchmark process, so its CPU
+/// counts against the runs that upload metrics.
+struct CloudWatchSink {
+    endpoint: String,
+    requests: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
+}
+
+impl CloudWatchSink {
+    fn start() -> CloudWatchSink {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the CloudWatch sink");
+        let endpoint = format!("http://{}", listener.local_addr().expect("sink address"));
+        let requests = Arc::new(AtomicU64::new(0));
+        let bytes = Arc::new(AtomicU64::new(0));
+        let (r, b) = (requests.clone(), bytes.clone());
+        std::thread::spawn(move || {
+            for connection in listener.incoming().flatten() {
+                let (r, b) = (r.clone(), b.clone());
+                std::thread::spawn(move || Self::serve(connection, &r, &b));
+            }
+        });
+        CloudWatchSink { endpoint, requests, bytes }
+    }
+
+    /// Answers the requests of one keep-alive connection until it closes.
+    fn serve(connection: TcpStream, requests: &AtomicU64, bytes: &AtomicU64) {
+        let mut writer = connection.try_clone().expect("clone the connection");
+        let mut reader = BufReader::new(connection);
+        loop {
+            let mut length = 0usize;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':') {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0u8; length];
+            if reader.read_exact(&mut body).is_err() {
+                return;
+            }
+            requests.fetch_add(1, Ordering::Relaxed);
+            bytes.fetch_add(length as u64, Ordering::Relaxed);
+            // An empty CBOR map (0xa0): PutMetricData's output.
+            let answer: &[u8] =
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/cbor\r\nsmithy-protocol: rpc-v2-cbor\r\n\
+                                  content-length: 1\r\n\r\n\xa0";
+            if writer.write_all(answer).is_err() {
+                return;
+            }
+        }
     }
 }
 
@@ -116,20 +195,23 @@ struct RunResult {
     floor_per_million: f64,
 }
 
-fn run(options: &Options, aggregation: bool, latency_ms: u64) -> RunResult {
+fn run(options: &Options, aggregation: bool, latency_ms: u64, metrics: Option<&CloudWatchSink>) -> RunResult {
     let server = ServerProcess::start(options.shards, latency_ms);
-    let config = Config::from_json(
-        &serde_json::json!({
-            "region": "us-east-1",
-            "access_key": "bench",
-            "secret_key": "bench",
-            "kinesis_endpoint": server.endpoint,
-            "aggregation_enabled": aggregation,
-            "metrics_level": "none",
-        })
-        .to_string(),
-    )
-    .expect("config");
+    let mut json = serde_json::json!({
+        "region": "us-east-1",
+        "access_key": "bench",
+        "secret_key": "bench",
+        "kinesis_endpoint": server.endpoint,
+        "aggregation_enabled": aggregation,
+        "metrics_level": "none",
+    });
+    if let Some(sink) = metrics {
+        json["metrics_level"] = "detailed".into();
+        json["metrics_granularity"] = "shard".into();
+        json["metrics_upload_delay"] = options.upload_delay_ms.into();
+        json["cloudwatch_endpoint"] = sink.endpoint.clone().into();
+    }
+    let config = Config::from_json(&json.to_string()).expect("config");
     let aggregation_max_size = config.aggregation_max_size as f64;
     let producer = Producer::new(config).expect("producer");
     let payload = Bytes::from(vec![b'x'; options.size]);
@@ -225,8 +307,56 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
+/// Interleaved runs without and with metrics upload; prints each run, the medians and ratios.
+fn compare_metrics(options: &Options) {
+    let sink = CloudWatchSink::start();
+    println!(
+        "metrics overhead: {} records of {} bytes, {} shards, aggregation on, rtt 0 ms; detailed metrics at shard \
+         granularity uploaded every {} ms to a local sink; {} run(s) each, interleaved",
+        options.records, options.size, options.shards, options.upload_delay_ms, options.runs
+    );
+    println!("{:<4} {:<16} {:>12} {:>10} {:>9}", "run", "metrics", "records/s", "cpu_s/M", "p50_ms");
+    let (mut none, mut detailed) = (Vec::new(), Vec::new());
+    for i in 0..options.runs {
+        // none, detailed, detailed, none, ...: neither mode always goes first.
+        let order = if i % 2 == 0 { [false, true] } else { [true, false] };
+        for with_metrics in order {
+            let result = run(options, true, 0, with_metrics.then_some(&sink));
+            println!(
+                "{:<4} {:<16} {:>12.0} {:>10.2} {:>9.1}",
+                i + 1,
+                if with_metrics { "detailed/shard" } else { "none" },
+                result.records_per_sec,
+                result.cpu_per_million,
+                result.p50_ms
+            );
+            if with_metrics { &mut detailed } else { &mut none }.push(result);
+        }
+    }
+    let pick = |results: &[RunResult], f: fn(&RunResult) -> f64| median(&mut results.iter().map(f).collect::<Vec<_>>());
+    let (none_rate, detailed_rate) = (pick(&none, |r| r.records_per_sec), pick(&detailed, |r| r.records_per_sec));
+    let (none_cpu, detailed_cpu) = (pick(&none, |r| r.cpu_per_million), pick(&detailed, |r| r.cpu_per_million));
+    println!("median none:           {none_rate:>12.0} records/s {none_cpu:>8.2} cpu_s/M");
+    println!("median detailed/shard: {detailed_rate:>12.0} records/s {detailed_cpu:>8.2} cpu_s/M");
+    println!(
+        "throughput ratio detailed/none: {:.3} ({:+.1} %); cpu ratio: {:.3}",
+        detailed_rate / none_rate,
+        (detailed_rate / none_rate - 1.0) * 100.0,
+        detailed_cpu / none_cpu
+    );
+    println!(
+        "sink: {} PutMetricData requests, {} body bytes",
+        sink.requests.load(Ordering::Relaxed),
+        sink.bytes.load(Ordering::Relaxed)
+    );
+}
+
 fn main() {
     let options = parse_options();
+    if options.metrics_compare {
+        compare_metrics(&options);
+        return;
+    }
     println!(
         "engine benchmark: {} records of {} bytes, random partition keys, {} shards, {} run(s) per row (median)",
         options.records, options.size, options.shards, options.runs
@@ -247,7 +377,7 @@ fn main() {
     );
     let mut rss = Vec::new();
     for (aggregation, latency) in [(true, 0), (false, 0), (true, 20), (false, 20)] {
-        let results: Vec<RunResult> = (0..options.runs).map(|_| run(&options, aggregation, latency)).collect();
+        let results: Vec<RunResult> = (0..options.runs).map(|_| run(&options, aggregation, latency, None)).collect();
         let pick = |f: fn(&RunResult) -> f64| median(&mut results.iter().map(f).collect::<Vec<_>>());
         let cpu = pick(|r| r.cpu_per_million);
         let floor = pick(|r| r.floor_per_million);

@@ -17,6 +17,9 @@
 mod aggregation;
 mod backpressure;
 mod client;
+mod cloudwatch_client;
+mod cloudwatch_metrics;
+mod cloudwatch_upload;
 mod collector;
 pub mod config;
 mod http_client;
@@ -37,6 +40,7 @@ pub mod transport;
 
 pub use aggregation::{AGGREGATE_PARTITION_KEY, MAGIC};
 pub use client::kinesis_client;
+pub use cloudwatch_client::cloudwatch_client;
 pub use config::{Config, ConfigError};
 pub use metrics::{Metric, MetricKey, Stat};
 pub use outcome::{Batch, Outcome};

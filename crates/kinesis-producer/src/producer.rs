@@ -1,7 +1,9 @@
 //! The public producer: submit batches of records, wait for their outcomes, flush, close.
 
 use crate::backpressure::{AdmitError, Pending};
-use crate::config::{Config, ConfigError};
+use crate::cloudwatch_metrics::Selection;
+use crate::cloudwatch_upload::{UploadSettings, Uploader};
+use crate::config::{Config, ConfigError, MetricsLevel};
 use crate::metrics::{MetricKey, Metrics, Stat};
 use crate::outcome::{Batch, BatchState, Outcome, OutcomeSlot};
 use crate::record::{validate, PendingRecord, UserRecord};
@@ -15,6 +17,9 @@ use std::time::{Duration, Instant};
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::Semaphore;
 
+/// Longest wait at `close` for the last metrics upload.
+const LAST_UPLOAD_WAIT: Duration = Duration::from_secs(5);
+
 /// Called on each producer thread as it starts or stops (e.g. to attach it to a JVM).
 pub type ThreadHook = Arc<dyn Fn() + Send + Sync>;
 
@@ -27,6 +32,8 @@ pub enum ProducerError {
     Runtime(std::io::Error),
     /// The Kinesis client could not be set up (no region, unreadable TLS settings, ...).
     Client(String),
+    /// The CloudWatch client for the metrics could not be set up.
+    MetricsClient(String),
 }
 
 impl fmt::Display for ProducerError {
@@ -35,6 +42,7 @@ impl fmt::Display for ProducerError {
             ProducerError::Config(e) => write!(f, "invalid configuration: {e}"),
             ProducerError::Runtime(e) => write!(f, "cannot start the producer's threads: {e}"),
             ProducerError::Client(e) => write!(f, "cannot set up the Kinesis client: {e}"),
+            ProducerError::MetricsClient(e) => write!(f, "cannot set up the CloudWatch client for the metrics: {e}"),
         }
     }
 }
@@ -74,6 +82,7 @@ pub struct CloseReport {
 pub struct ProducerBuilder {
     config: Config,
     transport: Option<Arc<dyn Transport>>,
+    metrics_client: Option<aws_sdk_cloudwatch::Client>,
     worker_threads: usize,
     on_thread_start: Option<ThreadHook>,
     on_thread_stop: Option<ThreadHook>,
@@ -83,6 +92,13 @@ impl ProducerBuilder {
     /// Sends through this transport instead of aws-sdk-kinesis.
     pub fn transport(mut self, transport: Arc<dyn Transport>) -> Self {
         self.transport = Some(transport);
+        self
+    }
+
+    /// Uploads the metrics through this CloudWatch client instead of one built from the
+    /// configuration. With a custom transport, metrics are uploaded only through this client.
+    pub fn metrics_client(mut self, client: aws_sdk_cloudwatch::Client) -> Self {
+        self.metrics_client = Some(client);
         self
     }
 
@@ -121,12 +137,23 @@ impl ProducerBuilder {
             runtime.on_thread_stop(move || hook());
         }
         let runtime = runtime.build().map_err(ProducerError::Runtime)?;
+        let custom_transport = self.transport.is_some();
         let transport = match self.transport {
             Some(t) => t,
             None => {
                 let client = runtime.block_on(crate::client::kinesis_client(&config)).map_err(ProducerError::Client)?;
                 Arc::new(SdkTransport::new(client))
             }
+        };
+        let metrics_client = match (config.metrics_level, self.metrics_client) {
+            (MetricsLevel::None, _) => None,
+            (_, Some(client)) => Some(client),
+            (_, None) if custom_transport => None,
+            (_, None) => Some(
+                runtime
+                    .block_on(crate::cloudwatch_client::cloudwatch_client(&config))
+                    .map_err(ProducerError::MetricsClient)?,
+            ),
         };
         let max_user_record_size = config.max_user_record_size as usize;
         let settings = Settings {
@@ -152,10 +179,20 @@ impl ProducerBuilder {
             streams: streams.clone(),
             live_workers: AtomicUsize::new(0),
         });
+        let pending = Arc::new(Pending::new(config.max_pending_records, config.max_pending_bytes));
+        let uploader = metrics_client.map(|client| {
+            let settings = UploadSettings {
+                namespace: config.metrics_namespace.clone(),
+                selection: Selection { level: config.metrics_level, granularity: config.metrics_granularity },
+                interval: config.metrics_upload_delay(),
+            };
+            Uploader::start(runtime.handle(), client, metrics.clone(), pending.clone(), settings)
+        });
         Ok(Producer {
             handle: runtime.handle().clone(),
             runtime: Mutex::new(Some(runtime)),
-            pending: Arc::new(Pending::new(config.max_pending_records, config.max_pending_bytes)),
+            pending,
+            uploader,
             shared,
             streams,
             metrics,
@@ -171,6 +208,7 @@ pub struct Producer {
     handle: Handle,
     runtime: Mutex<Option<Runtime>>,
     pending: Arc<Pending>,
+    uploader: Option<Uploader>,
     shared: Arc<Shared>,
     streams: Arc<StreamTable>,
     metrics: Arc<Metrics>,
@@ -187,7 +225,14 @@ impl Producer {
 
     /// A builder, for a custom transport or thread hooks.
     pub fn builder(config: Config) -> ProducerBuilder {
-        ProducerBuilder { config, transport: None, worker_threads: 2, on_thread_start: None, on_thread_stop: None }
+        ProducerBuilder {
+            config,
+            transport: None,
+            metrics_client: None,
+            worker_threads: 2,
+            on_thread_start: None,
+            on_thread_stop: None,
+        }
     }
 
     /// Submits a batch. Invalid records fail alone (their outcome says why); the call waits up
@@ -326,8 +371,9 @@ impl Producer {
     }
 
     /// Stops taking records, sends everything held, and waits up to `timeout` for the outcomes;
-    /// records still without one then fail with `ProducerClosed`. Every thread is stopped when
-    /// this returns. Calling it again does nothing.
+    /// records still without one then fail with `ProducerClosed`. The last metrics are uploaded
+    /// if time is left before `timeout`. Every thread is stopped when this returns. Calling it
+    /// again does nothing.
     pub fn close(&self, timeout: Duration) -> CloseReport {
         let Some(runtime) = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).take() else {
             return CloseReport { drained: true, abandoned: 0 };
@@ -347,6 +393,11 @@ impl Producer {
         wait_for(after(Instant::now(), Duration::from_secs(2)), || {
             self.shared.live_workers.load(Ordering::Acquire) == 0
         });
+        if let Some(uploader) = &self.uploader {
+            // The last metrics go out if the close deadline leaves time for them; an unreachable
+            // CloudWatch does not hold the close up for long.
+            uploader.finish(deadline.saturating_duration_since(Instant::now()).min(LAST_UPLOAD_WAIT));
+        }
         runtime.shutdown_timeout(Duration::from_secs(5));
         CloseReport { drained, abandoned }
     }
