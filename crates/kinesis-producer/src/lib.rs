@@ -19,6 +19,8 @@ mod backpressure;
 mod client;
 mod collector;
 pub mod config;
+mod credentials;
+mod credentials_cache;
 mod http_client;
 mod kinesis_record;
 mod limiter;
@@ -36,7 +38,7 @@ mod tls_config;
 pub mod transport;
 
 pub use aggregation::{AGGREGATE_PARTITION_KEY, MAGIC};
-pub use client::kinesis_client;
+pub use client::{kinesis_client, kinesis_sdk_config, metrics_sdk_config};
 pub use config::{Config, ConfigError};
 pub use metrics::{Metric, MetricKey, Stat};
 pub use outcome::{Batch, Outcome};
