@@ -4,4 +4,7 @@
 pub mod deaggregate;
 pub mod fake_kinesis;
 pub mod kinesis_mock;
+pub mod moto;
+pub mod recording_proxy;
+pub mod refusing_sts;
 pub mod test_server;
