@@ -65,7 +65,7 @@ macro_rules! options {
 
             /// Checks every numeric option against its range.
             fn check_ranges(&self) -> Result<(), ConfigError> {
-                $($( check_range(stringify!($name), self.$name, $min, $max)?; )?)+
+                $($( check_range(stringify!($name), RangeValue::range_value(&self.$name), $min, $max)?; )?)+
                 Ok(())
             }
         }
@@ -139,7 +139,34 @@ options! {
     access_key: Option<Secret> = None;
     /// Static secret access key; needs `access_key`.
     secret_key: Option<Secret> = None;
+    /// Profile of the shared AWS config/credentials files used by the default chain.
+    profile: Option<String> = None;
+    /// IAM role assumed through STS for Kinesis.
+    role_arn: Option<String> = None;
+    /// Session name of every assumed role.
+    role_session_name: String = String::from(DEFAULT_ROLE_SESSION_NAME);
+    /// External id sent with every AssumeRole call.
+    external_id: Option<Secret> = None;
+    /// STS host name, or a full `http://`/`https://` URL; `None` = the region's endpoint.
+    sts_endpoint: Option<String> = None;
+    /// HTTP proxy host for STS requests only.
+    sts_proxy_host: Option<String> = None;
+    /// HTTP proxy port for STS requests only (80 when only the host is set).
+    sts_proxy_port: Option<u64> = None, range(1, 65_535);
+    /// CloudWatch access key id; defaults to `access_key`.
+    metrics_access_key: Option<Secret> = None;
+    /// CloudWatch secret access key; defaults to `secret_key`.
+    metrics_secret_key: Option<Secret> = None;
+    /// IAM role assumed through STS for CloudWatch; does not default to `role_arn`.
+    metrics_role_arn: Option<String> = None;
+    /// `http://[user:password@]host:port` proxy for all AWS traffic; `None` = HTTP(S)_PROXY.
+    proxy: Option<Secret> = None;
+    /// PEM file of certificate authorities trusted in addition to the system's.
+    ca_bundle: Option<String> = None;
 }
+
+/// Session name of assumed roles unless `role_session_name` is set (the old gem's name).
+pub const DEFAULT_ROLE_SESSION_NAME: &str = "logstash-output-kinesis";
 
 impl Config {
     /// Parses and validates a JSON object of options.
@@ -174,7 +201,12 @@ impl Config {
         check_endpoint("kinesis_endpoint", self.kinesis_endpoint.as_deref())?;
         check_endpoint("cloudwatch_endpoint", self.cloudwatch_endpoint.as_deref())?;
         check_region(self.region.as_deref())?;
-        check_credentials(self.access_key.as_ref(), self.secret_key.as_ref())?;
+        check_credentials(self)?;
+        check_endpoint("sts_endpoint", self.sts_endpoint.as_deref())?;
+        check_sts_proxy(self.sts_proxy_host.as_deref(), self.sts_proxy_port)?;
+        check_proxy(self.proxy.as_ref())?;
+        check_not_empty("profile", self.profile.as_deref())?;
+        check_not_empty("ca_bundle", self.ca_bundle.as_deref())?;
         if self.max_pending_bytes < self.max_user_record_size {
             return Err(ConfigError::InvalidValue {
                 option: "max_pending_bytes",
@@ -200,6 +232,30 @@ impl Config {
     pub fn cloudwatch_endpoint_url(&self) -> Option<String> {
         let endpoint = self.cloudwatch_endpoint.as_deref()?;
         Some(endpoint_url(endpoint, self.cloudwatch_port))
+    }
+
+    /// Full STS endpoint URL, or `None` for the region's default endpoint.
+    pub fn sts_endpoint_url(&self) -> Option<String> {
+        let endpoint = self.sts_endpoint.as_deref()?;
+        Some(endpoint_url(endpoint, 443))
+    }
+
+    /// `http://host:port` of the STS-only proxy (port 80 when only the host is set).
+    pub fn sts_proxy_url(&self) -> Option<String> {
+        let host = self.sts_proxy_host.as_deref()?;
+        Some(format!("http://{host}:{}", self.sts_proxy_port.unwrap_or(80)))
+    }
+
+    /// Static keys for Kinesis: `access_key` and `secret_key`.
+    pub fn kinesis_keys(&self) -> Option<(&Secret, &Secret)> {
+        self.access_key.as_ref().zip(self.secret_key.as_ref())
+    }
+
+    /// Static keys for CloudWatch: each metrics key, or else its Kinesis counterpart.
+    pub fn metrics_keys(&self) -> Option<(&Secret, &Secret)> {
+        let access_key = self.metrics_access_key.as_ref().or(self.access_key.as_ref());
+        let secret_key = self.metrics_secret_key.as_ref().or(self.secret_key.as_ref());
+        access_key.zip(secret_key)
     }
 
     // The duration accessors cap at DURATION_CAP; callers adding them to an `Instant` should
@@ -497,7 +553,27 @@ fn range_of(option: &str) -> (u64, u64) {
     RANGES.iter().find(|(name, _, _)| *name == option).map_or((0, u64::MAX), |&(_, min, max)| (min, max))
 }
 
-fn check_range(option: &'static str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+/// A numeric option's value for the range check; `None` (unset) is always in range.
+trait RangeValue {
+    fn range_value(&self) -> Option<u64>;
+}
+
+impl RangeValue for u64 {
+    fn range_value(&self) -> Option<u64> {
+        Some(*self)
+    }
+}
+
+impl RangeValue for Option<u64> {
+    fn range_value(&self) -> Option<u64> {
+        *self
+    }
+}
+
+fn check_range(option: &'static str, value: Option<u64>, min: u64, max: u64) -> Result<(), ConfigError> {
+    let Some(value) = value else {
+        return Ok(());
+    };
     if (min..=max).contains(&value) {
         Ok(())
     } else {
@@ -530,19 +606,162 @@ fn check_region(region: Option<&str>) -> Result<(), ConfigError> {
     }
 }
 
-fn check_credentials(access_key: Option<&Secret>, secret_key: Option<&Secret>) -> Result<(), ConfigError> {
-    for (option, secret) in [("access_key", access_key), ("secret_key", secret_key)] {
-        if secret.is_some_and(|s| s.expose().is_empty()) {
-            return Err(ConfigError::InvalidValue {
-                option,
-                value: None,
-                requirement: String::from("must not be empty"),
-            });
+/// Static keys come in pairs (the metrics pair after defaulting field by field to the
+/// Kinesis pair), roles are IAM role ARNs, and secrets are printable and never shown.
+fn check_credentials(config: &Config) -> Result<(), ConfigError> {
+    let keys = [
+        ("access_key", &config.access_key),
+        ("secret_key", &config.secret_key),
+        ("metrics_access_key", &config.metrics_access_key),
+        ("metrics_secret_key", &config.metrics_secret_key),
+    ];
+    for (option, secret) in keys {
+        if let Some(secret) = secret {
+            check_key_text(option, secret)?;
         }
     }
-    match (access_key, secret_key) {
-        (Some(_), None) => Err(ConfigError::Incomplete { given: "access_key", missing: "secret_key" }),
-        (None, Some(_)) => Err(ConfigError::Incomplete { given: "secret_key", missing: "access_key" }),
+    check_pair("access_key", config.access_key.as_ref(), "secret_key", config.secret_key.as_ref())?;
+    check_pair(
+        "metrics_access_key",
+        config.metrics_access_key.as_ref().or(config.access_key.as_ref()),
+        "metrics_secret_key",
+        config.metrics_secret_key.as_ref().or(config.secret_key.as_ref()),
+    )?;
+    check_role_arn("role_arn", config.role_arn.as_deref())?;
+    check_role_arn("metrics_role_arn", config.metrics_role_arn.as_deref())?;
+    check_session_name(&config.role_session_name)?;
+    if let Some(external_id) = &config.external_id {
+        check_external_id(external_id)?;
+        if config.role_arn.is_none() && config.metrics_role_arn.is_none() {
+            return Err(secret_error(
+                "external_id",
+                "is only used with role_arn or metrics_role_arn, and neither is set",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn secret_error(option: &'static str, requirement: &str) -> ConfigError {
+    ConfigError::InvalidValue { option, value: None, requirement: requirement.to_owned() }
+}
+
+fn check_key_text(option: &'static str, secret: &Secret) -> Result<(), ConfigError> {
+    let text = secret.expose();
+    if text.is_empty() {
+        return Err(secret_error(option, "must not be empty"));
+    }
+    if !text.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(secret_error(option, "must be printable ASCII characters without spaces"));
+    }
+    Ok(())
+}
+
+fn check_pair(
+    first: &'static str,
+    first_value: Option<&Secret>,
+    second: &'static str,
+    second_value: Option<&Secret>,
+) -> Result<(), ConfigError> {
+    match (first_value, second_value) {
+        (Some(_), None) => Err(ConfigError::Incomplete { given: first, missing: second }),
+        (None, Some(_)) => Err(ConfigError::Incomplete { given: second, missing: first }),
+        _ => Ok(()),
+    }
+}
+
+/// `arn:PARTITION:iam::ACCOUNT:role/NAME`.
+fn check_role_arn(option: &'static str, arn: Option<&str>) -> Result<(), ConfigError> {
+    let Some(arn) = arn else {
+        return Ok(());
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let valid = matches!(
+        parts.as_slice(),
+        ["arn", partition, "iam", "", account, resource]
+            if !partition.is_empty()
+                && !account.is_empty()
+                && account.chars().all(|c| c.is_ascii_digit())
+                && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty())
+                && !arn.chars().any(|c| c.is_whitespace() || c.is_control())
+    );
+    if valid {
+        return Ok(());
+    }
+    Err(ConfigError::InvalidValue {
+        option,
+        value: Some(quoted(arn)),
+        requirement: String::from("must be an IAM role ARN such as \"arn:aws:iam::123456789012:role/logstash\""),
+    })
+}
+
+/// STS's rule for RoleSessionName: 2 to 64 of letters, digits and `_+=,.@-`.
+fn check_session_name(name: &str) -> Result<(), ConfigError> {
+    let length = name.chars().count();
+    if (2..=64).contains(&length) && name.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)) {
+        return Ok(());
+    }
+    Err(ConfigError::InvalidValue {
+        option: "role_session_name",
+        value: Some(quoted(name)),
+        requirement: String::from("must be 2 to 64 letters, digits or _+=,.@- characters"),
+    })
+}
+
+/// STS's rule for ExternalId: 2 to 1224 of letters, digits and `_+=,.@:/-`.
+fn check_external_id(id: &Secret) -> Result<(), ConfigError> {
+    let text = id.expose();
+    let length = text.chars().count();
+    if (2..=1224).contains(&length) && text.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c)) {
+        return Ok(());
+    }
+    Err(secret_error("external_id", "must be 2 to 1224 letters, digits or _+=,.@:/- characters"))
+}
+
+fn check_sts_proxy(host: Option<&str>, port: Option<u64>) -> Result<(), ConfigError> {
+    match (host, port) {
+        (Some(host), _) if !is_host(host) => Err(ConfigError::InvalidValue {
+            option: "sts_proxy_host",
+            value: Some(quoted(host)),
+            requirement: String::from("must be a host name or IP address (the port goes in sts_proxy_port)"),
+        }),
+        (None, Some(port)) => Err(ConfigError::InvalidValue {
+            option: "sts_proxy_port",
+            value: Some(port.to_string()),
+            requirement: String::from("needs sts_proxy_host"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `http://[user:password@]host[:port]`; the value is never shown (it may hold a password).
+fn check_proxy(proxy: Option<&Secret>) -> Result<(), ConfigError> {
+    let Some(proxy) = proxy else {
+        return Ok(());
+    };
+    let requirement = match proxy.expose().parse::<http::Uri>() {
+        Ok(uri) if uri.scheme_str().is_some_and(|s| s.eq_ignore_ascii_case("https")) => {
+            "must be an http:// URL: HTTPS proxies are not supported (the tunnel to AWS is TLS all the same)"
+        }
+        Ok(uri)
+            if uri.scheme_str().is_some_and(|s| s.eq_ignore_ascii_case("http"))
+                && uri.host().is_some_and(is_host)
+                && uri.path_and_query().is_none_or(|p| p.as_str() == "/") =>
+        {
+            return Ok(());
+        }
+        _ => "must be an http://[user:password@]host:port URL",
+    };
+    Err(secret_error("proxy", requirement))
+}
+
+fn check_not_empty(option: &'static str, value: Option<&str>) -> Result<(), ConfigError> {
+    match value {
+        Some(text) if text.trim().is_empty() => Err(ConfigError::InvalidValue {
+            option,
+            value: Some(quoted(text)),
+            requirement: String::from("must not be empty"),
+        }),
         _ => Ok(()),
     }
 }
@@ -699,6 +918,11 @@ mod tests {
         assert_eq!(c.max_pending_bytes, 268_435_456);
         assert_eq!(c.access_key, None);
         assert_eq!(c.secret_key, None);
+        assert_eq!(c.role_session_name, "logstash-output-kinesis");
+        assert_eq!((c.profile.as_ref(), c.role_arn.as_ref(), c.metrics_role_arn.as_ref()), (None, None, None));
+        assert_eq!((c.external_id.as_ref(), c.proxy.as_ref(), c.ca_bundle.as_ref()), (None, None, None));
+        assert_eq!((c.sts_endpoint.as_ref(), c.sts_proxy_host.as_ref(), c.sts_proxy_port), (None, None, None));
+        assert_eq!((c.metrics_access_key.as_ref(), c.metrics_secret_key.as_ref()), (None, None));
         assert_eq!(c.validate(), Ok(()));
         assert_eq!(parse("{}"), Ok(c.clone()));
         assert_eq!(parse("  { } "), Ok(c));
@@ -733,6 +957,7 @@ mod tests {
             ("max_user_record_size", "1048576"),
             ("max_pending_records", "100000"),
             ("max_pending_bytes", "268435456"),
+            ("role_session_name", "\"logstash-output-kinesis\""),
         ];
         for (option, value) in defaults {
             let json = format!("{{\"{option}\": {value}}}");
@@ -789,6 +1014,7 @@ mod tests {
         ("max_user_record_size", 1_024, 10_485_760),
         ("max_pending_records", 1, 4_294_967_296),
         ("max_pending_bytes", 1_048_576, 68_719_476_736),
+        ("sts_proxy_port", 1, 65_535),
     ];
 
     #[test]
@@ -807,8 +1033,10 @@ mod tests {
                 (max.to_string(), true),
                 ((u128::from(max) + 1).to_string(), false),
             ];
+            // An option that needs another one gets it.
+            let companion = if option == "sts_proxy_port" { r#", "sts_proxy_host": "proxy.local""# } else { "" };
             for (value, accepted) in cases {
-                let json = format!("{{\"{option}\": {value}}}");
+                let json = format!("{{\"{option}\": {value}{companion}}}");
                 match parse(&json) {
                     Ok(_) => assert!(accepted, "{json} accepted"),
                     Err(e) => {
@@ -1077,6 +1305,159 @@ mod tests {
             assert!(!via_serde.contains(secret), "{via_serde}");
             assert!(format!("{:?}", parse(json)).find(secret).is_none());
         }
+    }
+
+    #[test]
+    fn metrics_keys_default_field_by_field_and_lone_keys_are_errors() {
+        let keys = |json: &str| {
+            parse(json).map(|c| {
+                let pair =
+                    |p: Option<(&Secret, &Secret)>| p.map(|(a, s)| (a.expose().to_owned(), s.expose().to_owned()));
+                (pair(c.kinesis_keys()), pair(c.metrics_keys()))
+            })
+        };
+        let both = |a: &str, s: &str| Some((a.to_owned(), s.to_owned()));
+        assert_eq!(keys("{}"), Ok((None, None)));
+        assert_eq!(keys(r#"{"access_key": "AK", "secret_key": "SK"}"#), Ok((both("AK", "SK"), both("AK", "SK"))));
+        assert_eq!(
+            keys(r#"{"access_key": "AK", "secret_key": "SK", "metrics_access_key": "MAK"}"#),
+            Ok((both("AK", "SK"), both("MAK", "SK")))
+        );
+        assert_eq!(
+            keys(r#"{"access_key": "AK", "secret_key": "SK", "metrics_secret_key": "MSK"}"#),
+            Ok((both("AK", "SK"), both("AK", "MSK")))
+        );
+        assert_eq!(
+            keys(r#"{"metrics_access_key": "MAK", "metrics_secret_key": "MSK"}"#),
+            Ok((None, both("MAK", "MSK")))
+        );
+        assert_eq!(
+            error(r#"{"metrics_access_key": "AKIAMETRICSLONE"}"#),
+            "option \"metrics_access_key\" is set but \"metrics_secret_key\" is not: static credentials need both"
+        );
+        assert_eq!(
+            error(r#"{"metrics_secret_key": "metrics-lone-secret"}"#),
+            "option \"metrics_secret_key\" is set but \"metrics_access_key\" is not: static credentials need both"
+        );
+        for (option, bad) in
+            [("access_key", "AKIA WITH SPACE"), ("metrics_secret_key", "s\u{e9}cret"), ("secret_key", "tab\there")]
+        {
+            let json = format!(
+                r#"{{"access_key": "AK", "secret_key": "SK", "metrics_access_key": "M", "metrics_secret_key": "M", {}: {}}}"#,
+                quoted(option),
+                quoted(bad)
+            );
+            let message = error(&json);
+            assert_eq!(
+                message,
+                format!("invalid value for option \"{option}\": must be printable ASCII characters without spaces")
+            );
+        }
+    }
+
+    #[test]
+    fn role_options() {
+        let role = "arn:aws:iam::123456789012:role/logstash";
+        let c = parse(&format!(
+            r#"{{"role_arn": "{role}", "metrics_role_arn": "arn:aws-cn:iam::123456789012:role/path/metrics",
+                "role_session_name": "shipper_1+=,.@-", "external_id": "ext:id/1", "sts_endpoint": "sts.local",
+                "sts_proxy_host": "proxy.local", "profile": "ops"}}"#
+        ))
+        .expect("valid");
+        assert_eq!(c.role_arn.as_deref(), Some(role));
+        assert_eq!(c.sts_endpoint_url().as_deref(), Some("https://sts.local:443"));
+        assert_eq!(c.sts_proxy_url().as_deref(), Some("http://proxy.local:80"));
+        assert_eq!(c.external_id.as_ref().map(Secret::expose), Some("ext:id/1"));
+        let c =
+            parse(r#"{"sts_endpoint": "http://127.0.0.1:5000", "sts_proxy_host": "10.0.0.1", "sts_proxy_port": 3128}"#)
+                .expect("valid");
+        assert_eq!(c.sts_endpoint_url().as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(c.sts_proxy_url().as_deref(), Some("http://10.0.0.1:3128"));
+
+        for bad in [
+            "",
+            "logstash",
+            "arn:aws:iam::123456789012:user/bob",
+            "arn:aws:iam::12345678901a:role/x",
+            "arn:aws:s3::123456789012:role/x",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:iam:eu-west-1:1:role/x",
+        ] {
+            for option in ["role_arn", "metrics_role_arn"] {
+                assert_eq!(
+                    error(&format!("{{{}: {}}}", quoted(option), quoted(bad))),
+                    format!("invalid value {} for option \"{option}\": must be an IAM role ARN such as \"arn:aws:iam::123456789012:role/logstash\"", quoted(bad))
+                );
+            }
+        }
+        for bad in ["x", "has space", "semi;colon", &"n".repeat(65)] {
+            assert_eq!(
+                error(&format!(r#"{{"role_session_name": {}}}"#, quoted(bad))),
+                format!("invalid value {} for option \"role_session_name\": must be 2 to 64 letters, digits or _+=,.@- characters", quoted(bad))
+            );
+        }
+        assert_eq!(
+            error(r#"{"external_id": "ext-id-without-role"}"#),
+            "invalid value for option \"external_id\": is only used with role_arn or metrics_role_arn, and neither is set"
+        );
+        assert!(parse(&format!(r#"{{"external_id": "ext-id", "metrics_role_arn": "{role}"}}"#)).is_ok());
+        let bad_id = error(&format!(r#"{{"external_id": "secret id with spaces", "role_arn": "{role}"}}"#));
+        assert_eq!(
+            bad_id,
+            "invalid value for option \"external_id\": must be 2 to 1224 letters, digits or _+=,.@:/- characters"
+        );
+        assert_eq!(
+            error(r#"{"sts_proxy_port": 3128}"#),
+            "invalid value 3128 for option \"sts_proxy_port\": needs sts_proxy_host"
+        );
+        assert_eq!(
+            error(r#"{"sts_proxy_host": "http://proxy.local:3128"}"#),
+            "invalid value \"http://proxy.local:3128\" for option \"sts_proxy_host\": must be a host name or IP address (the port goes in sts_proxy_port)"
+        );
+        assert!(error(r#"{"sts_endpoint": "ftp://sts"}"#).contains("option \"sts_endpoint\""));
+        assert_eq!(error(r#"{"profile": " "}"#), "invalid value \" \" for option \"profile\": must not be empty");
+        assert_eq!(error(r#"{"ca_bundle": ""}"#), "invalid value \"\" for option \"ca_bundle\": must not be empty");
+    }
+
+    #[test]
+    fn proxy_urls_are_checked_without_being_shown() {
+        for good in
+            ["http://proxy.local:3128", "http://user:p%40ss@10.0.0.1:8080", "http://[::1]:3128", "HTTP://proxy/"]
+        {
+            assert!(parse(&format!(r#"{{"proxy": {}}}"#, quoted(good))).is_ok(), "{good}");
+        }
+        let cases = [
+            (
+                "https://user:hunter2pw@proxy:443",
+                "must be an http:// URL: HTTPS proxies are not supported (the tunnel to AWS is TLS all the same)",
+            ),
+            ("socks5://user:hunter2pw@proxy:1080", "must be an http://[user:password@]host:port URL"),
+            ("user:hunter2pw@proxy:3128", "must be an http://[user:password@]host:port URL"),
+            ("http://user:hunter2pw@proxy:3128/path", "must be an http://[user:password@]host:port URL"),
+            ("http://user:hunter2pw@ bad:3128", "must be an http://[user:password@]host:port URL"),
+        ];
+        for (bad, requirement) in cases {
+            let message = error(&format!(r#"{{"proxy": {}}}"#, quoted(bad)));
+            assert_eq!(message, format!("invalid value for option \"proxy\": {requirement}"));
+        }
+    }
+
+    #[test]
+    fn new_secrets_never_appear_in_debug() {
+        let c = parse(
+            r#"{"access_key": "AKIAK", "secret_key": "SK", "metrics_access_key": "AKIAMETRICSDEBUG",
+                "metrics_secret_key": "metrics-secret-debug", "external_id": "external-id-debug",
+                "role_arn": "arn:aws:iam::123456789012:role/r", "proxy": "http://u:proxy-pw-debug@proxy:3128"}"#,
+        )
+        .expect("valid");
+        let debug = format!("{c:?} {c:#?}");
+        for secret in ["AKIAMETRICSDEBUG", "metrics-secret-debug", "external-id-debug", "proxy-pw-debug"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(
+            debug.contains("external_id: Some(<redacted>)") && debug.contains("proxy: Some(<redacted>)"),
+            "{debug}"
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Stream = MaybeHttpsStream<TokioIo<tokio::net::TcpStream>>;
 
 /// Transport settings shared by every request of one producer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpOptions {
     /// Bound on TCP connect + proxy CONNECT + TLS handshake when the SDK gives none.
     pub connect_timeout: Duration,
@@ -30,10 +30,24 @@ pub struct HttpOptions {
     pub verify_certificate: bool,
     /// PEM certificates trusted in addition to the system roots.
     pub ca_bundle_pem: Option<Vec<u8>>,
-    /// `http://[user:pass@]host:port` proxy for all traffic; `None` honours HTTP(S)_PROXY/NO_PROXY.
+    /// `http://[user:pass@]host:port` proxy for all traffic; `None` honours HTTP(S)_PROXY.
+    /// NO_PROXY and the instance/container metadata addresses always bypass the proxy.
     pub proxy: Option<String>,
     /// Idle keep-alive connections kept per host.
     pub max_idle_per_host: usize,
+}
+
+impl std::fmt::Debug for HttpOptions {
+    /// Never shows the proxy URL: it may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("verify_certificate", &self.verify_certificate)
+            .field("ca_bundle_pem", &self.ca_bundle_pem.as_ref().map(Vec::len))
+            .field("proxy", &self.proxy.as_ref().map(|_| "<redacted>"))
+            .field("max_idle_per_host", &self.max_idle_per_host)
+            .finish()
+    }
 }
 
 /// Builds the SDK HTTP client described by `opts`.
@@ -41,10 +55,7 @@ pub struct HttpOptions {
 /// The SDK's per-operation connect timeout (TimeoutConfig) wins over `opts.connect_timeout`;
 /// each distinct value gets its own pool (Kinesis calls share one, IMDS/STS get theirs).
 pub fn build_http_client(opts: &HttpOptions) -> Result<SharedHttpClient, String> {
-    let proxy = match &opts.proxy {
-        Some(url) => proxy_matcher(url)?,
-        None => Matcher::from_env(),
-    };
+    let proxy = proxy_matcher(opts.proxy.as_deref())?;
     let mut tcp = TcpConnector::new();
     tcp.enforce_http(false);
     tcp.set_nodelay(true);
@@ -71,12 +82,35 @@ pub fn build_http_client(opts: &HttpOptions) -> Result<SharedHttpClient, String>
     }))
 }
 
-fn proxy_matcher(url: &str) -> Result<Matcher, String> {
-    let uri: http::Uri = url.parse().map_err(|e| format!("invalid proxy URL {url:?}: {e}"))?;
-    if uri.scheme_str() != Some("http") || uri.host().is_none() {
-        return Err(format!("proxy URL must be http://host:port, got {url:?}"));
-    }
-    Ok(Matcher::builder().all(url.to_owned()).build())
+/// Addresses of the EC2 instance metadata service and the ECS/EKS container credential
+/// endpoints: reached directly, never through a proxy (as the AWS SDKs do).
+const METADATA_HOSTS: &str = "169.254.169.254,169.254.170.2,169.254.170.23,fd00:ec2::254,fd00:ec2::23";
+
+/// Which destinations go through which proxy: `url` for all, else the HTTP(S)_PROXY variables;
+/// NO_PROXY and the metadata endpoints always bypass it.
+fn proxy_matcher(url: Option<&str>) -> Result<Matcher, String> {
+    let no_proxy = format!("{METADATA_HOSTS},{}", first_env(&["NO_PROXY", "no_proxy"]));
+    let builder = match url {
+        Some(url) => {
+            // The URL may hold a password: it never appears in a message.
+            let invalid = || "option \"proxy\": must be an http://[user:password@]host:port URL".to_owned();
+            let uri: http::Uri = url.parse().map_err(|_| invalid())?;
+            if uri.scheme_str() != Some("http") || uri.host().is_none() {
+                return Err(invalid());
+            }
+            Matcher::builder().all(url.to_owned())
+        }
+        None => Matcher::builder()
+            .all(first_env(&["ALL_PROXY", "all_proxy"]))
+            .http(first_env(&["HTTP_PROXY", "http_proxy"]))
+            .https(first_env(&["HTTPS_PROXY", "https_proxy"])),
+    };
+    Ok(builder.no(no_proxy).build())
+}
+
+/// The first of these environment variables that is set, or "".
+fn first_env(names: &[&str]) -> String {
+    names.iter().find_map(|name| std::env::var(name).ok()).unwrap_or_default()
 }
 
 /// Opens a TCP connection (directly or through a CONNECT tunnel), then TLS for https.

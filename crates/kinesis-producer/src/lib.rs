@@ -22,6 +22,8 @@ mod cloudwatch_metrics;
 mod cloudwatch_upload;
 mod collector;
 pub mod config;
+mod credentials;
+mod credentials_cache;
 mod http_client;
 mod kinesis_record;
 mod limiter;
@@ -39,7 +41,7 @@ mod tls_config;
 pub mod transport;
 
 pub use aggregation::{AGGREGATE_PARTITION_KEY, MAGIC};
-pub use client::kinesis_client;
+pub use client::{kinesis_client, kinesis_sdk_config, metrics_sdk_config};
 pub use cloudwatch_client::cloudwatch_client;
 pub use config::{Config, ConfigError};
 pub use metrics::{Metric, MetricKey, Stat};

@@ -2,6 +2,7 @@
 
 use crate::shard_map::Shard;
 use crate::transport::{BoxFuture, EntryResult, PutEntry, RequestError, RequestErrorKind, StreamTarget, Transport};
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardFilter, ShardFilterType};
@@ -31,6 +32,14 @@ pub(crate) fn request_error<E>(error: SdkError<E, HttpResponse>) -> RequestError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    if let Some(credentials) = find_source::<CredentialsError>(&error) {
+        // No credentials to sign with (expired and not refreshed, role revoked, ...): retried.
+        return RequestError {
+            kind: RequestErrorKind::Other,
+            code: "CredentialsUnavailable".into(),
+            message: crate::credentials::error_chain(credentials),
+        };
+    }
     let detail = DisplayErrorContext(&error).to_string();
     match &error {
         SdkError::ServiceError(service) => {
@@ -54,6 +63,18 @@ where
         }
         _ => RequestError { kind: RequestErrorKind::Other, code: "RequestFailed".into(), message: detail },
     }
+}
+
+/// The first error of type `T` in the source chain of `error`.
+fn find_source<'a, T: std::error::Error + 'static>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
+    let mut source = error.source();
+    while let Some(e) = source {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        source = e.source();
+    }
+    None
 }
 
 impl Transport for SdkTransport {

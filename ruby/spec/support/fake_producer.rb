@@ -18,7 +18,9 @@ class FakeProducer
     fail_if_throttled kinesis_endpoint kinesis_port log_level max_connections metrics_granularity
     metrics_level metrics_namespace metrics_upload_delay min_connections native_executable rate_limit
     record_max_buffered_time record_ttl request_timeout temp_directory verify_certificate region
-    max_user_record_size max_pending_records max_pending_bytes access_key secret_key
+    max_user_record_size max_pending_records max_pending_bytes access_key secret_key profile role_arn
+    role_session_name external_id sts_endpoint sts_proxy_host sts_proxy_port metrics_access_key
+    metrics_secret_key metrics_role_arn proxy ca_bundle
   ].freeze
   MAX_KEY_CHARS = 256
   MAX_HASH_KEY = 2**128 - 1

@@ -55,23 +55,44 @@ class LogStash::Outputs::Kinesis < LogStash::Outputs::Base
   config :max_record_size, :validate => :bytes, :default => 1024 * 1024
 
   # --- Credentials ---
+  # Without access_key/secret_key the AWS default chain is used: environment variables, the
+  # shared config and credentials files (see profile), web identity tokens (EKS IRSA), ECS/EKS
+  # container credentials, EC2 instance metadata (IMDSv2) and SSO. Credentials that expire are
+  # refreshed in the background before they do. register fails when none can be obtained.
 
   # Static AWS access key id (with secret_key); default: the AWS default credentials chain.
   config :access_key, :validate => :password
   # Static AWS secret access key (with access_key).
   config :secret_key, :validate => :password
-  # IAM role assumed through STS for Kinesis (session name logstash-output-kinesis).
+  # Profile of the shared AWS config and credentials files (default: AWS_PROFILE, else "default").
+  config :profile, :validate => :string
+  # IAM role assumed through STS for Kinesis, with access_key/secret_key or the default chain.
   config :role_arn, :validate => :string
+  # Session name of the assumed roles (role_arn and metrics_role_arn).
+  config :role_session_name, :validate => :string, :default => "logstash-output-kinesis"
+  # External id sent when assuming role_arn and metrics_role_arn.
+  config :external_id, :validate => :password
+  # STS endpoint (host name or full URL) for assuming roles; default: the region's (or AWS_ENDPOINT_URL_STS).
+  config :sts_endpoint, :validate => :string
+  # HTTP proxy host for the STS requests that assume role_arn and metrics_role_arn.
+  config :sts_proxy_host, :validate => :string
+  # HTTP proxy port for those STS requests (default 80).
+  config :sts_proxy_port, :validate => :number
   # Access key id for CloudWatch metrics; defaults to access_key.
   config :metrics_access_key, :validate => :password
   # Secret access key for CloudWatch metrics; defaults to secret_key.
   config :metrics_secret_key, :validate => :password
-  # IAM role assumed through STS for CloudWatch metrics (does not default to role_arn).
+  # IAM role assumed through STS for CloudWatch metrics. Does NOT default to role_arn (as in the
+  # KPL-based plugin): set it to the same ARN to sign metrics with that role too.
   config :metrics_role_arn, :validate => :string
-  # HTTP proxy host for STS requests only.
-  config :sts_proxy_host, :validate => :string
-  # HTTP proxy port for STS requests only.
-  config :sts_proxy_port, :validate => :number
+
+  # --- Network ---
+
+  # HTTP proxy for all AWS traffic, "http://[user:password@]host:port"; default: HTTPS_PROXY/HTTP_PROXY.
+  # NO_PROXY and the instance/container metadata addresses always bypass it.
+  config :proxy, :validate => :password
+  # PEM file of certificate authorities to trust in addition to the system's.
+  config :ca_bundle, :validate => :string
 
   # --- KPL settings (KPL's setters, snake_cased; same defaults and ranges) ---
 
@@ -91,7 +112,7 @@ class LogStash::Outputs::Kinesis < LogStash::Outputs::Base
   config :collection_max_size, :validate => :number, :default => 5_242_880
   # Connection timeout in milliseconds (100 to 300000).
   config :connect_timeout, :validate => :number, :default => 6000
-  # Credential refresh interval in milliseconds (1 to 300000).
+  # Wait before retrying a failed credentials refresh, in milliseconds (1 to 300000; at least 1 s is waited).
   config :credentials_refresh_delay, :validate => :number, :default => 5000
   # Accepted for compatibility, ignored: there is no KPL daemon to dump core.
   config :enable_core_dumps, :validate => :boolean, :default => false

@@ -75,7 +75,7 @@ RSpec.describe LogStash::Outputs::Kinesis::EngineConfig do
       "rate_limit" => 150, "record_max_buffered_time" => 100, "record_ttl" => 30_000,
       "request_timeout" => 6000, "verify_certificate" => true,
       "max_pending_records" => 1000, "max_pending_bytes" => 256 * 1024 * 1024,
-      "max_user_record_size" => 1024 * 1024
+      "max_user_record_size" => 1024 * 1024, "role_session_name" => "logstash-output-kinesis"
     )
   end
 
@@ -126,8 +126,36 @@ RSpec.describe LogStash::Outputs::Kinesis::EngineConfig do
       expect(json).to include("access_key" => secret_access, "secret_key" => secret_value)
     end
 
+    it "hands every secret option to the engine, unwrapped, and the role and transport options as set" do
+      json = engine_json("access_key" => secret_access, "secret_key" => secret_value,
+                         "metrics_access_key" => "AKIAMETRICSKEY", "metrics_secret_key" => "metrics/secret",
+                         "external_id" => "external-id-1", "proxy" => "http://user:pw@proxy.local:3128",
+                         "role_arn" => "arn:aws:iam::123456789012:role/k", "metrics_role_arn" => "arn:aws:iam::123456789012:role/m",
+                         "role_session_name" => "shipper", "sts_endpoint" => "http://127.0.0.1:5000",
+                         "sts_proxy_host" => "sts-proxy.local", "sts_proxy_port" => 8080, "profile" => "ops",
+                         "ca_bundle" => "/etc/ssl/extra.pem")
+      expect(json).to include(
+        "access_key" => secret_access, "secret_key" => secret_value,
+        "metrics_access_key" => "AKIAMETRICSKEY", "metrics_secret_key" => "metrics/secret",
+        "external_id" => "external-id-1", "proxy" => "http://user:pw@proxy.local:3128",
+        "role_arn" => "arn:aws:iam::123456789012:role/k", "metrics_role_arn" => "arn:aws:iam::123456789012:role/m",
+        "role_session_name" => "shipper", "sts_endpoint" => "http://127.0.0.1:5000",
+        "sts_proxy_host" => "sts-proxy.local", "sts_proxy_port" => 8080, "profile" => "ops",
+        "ca_bundle" => "/etc/ssl/extra.pem"
+      )
+    end
+
+    it "sends the default session name and leaves unset credential options out" do
+      json = engine_json
+      expect(json["role_session_name"]).to eq("logstash-output-kinesis")
+      %w[access_key secret_key metrics_access_key metrics_secret_key external_id proxy role_arn metrics_role_arn
+         sts_endpoint sts_proxy_host sts_proxy_port profile ca_bundle].each { |name| expect(json).not_to have_key(name) }
+    end
+
     it "never shows them in logs or error messages, whatever happens" do
-      secrets = { "access_key" => secret_access, "secret_key" => secret_value }
+      secrets = { "access_key" => secret_access, "secret_key" => secret_value,
+                  "metrics_access_key" => "AKIAMETRICSLEAK", "metrics_secret_key" => "metrics-secret-leak",
+                  "external_id" => "external-id-leak", "proxy" => "http://proxyuser:proxy-pw-leak@proxy.local:3128" }
       messages = []
       bad = new_plugin(secrets.merge("collection_max_count" => 900, "role_arn" => "arn:aws:iam::1:role/r"))
       begin
@@ -151,8 +179,7 @@ RSpec.describe LogStash::Outputs::Kinesis::EngineConfig do
       expect(messages.size).to eq(2)
       text = "#{messages.join("\n")}\n#{all_log_text}\n#{plugin.inspect}"
       expect(text).to include("collection_max_count", "secret_key", "AccessDeniedException", "%{app}")
-      expect(text).not_to include(secret_access)
-      expect(text).not_to include(secret_value)
+      (secrets.values + ["proxy-pw-leak"]).each { |secret| expect(text).not_to include(secret) }
     end
   end
 

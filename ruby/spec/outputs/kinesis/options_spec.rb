@@ -17,7 +17,7 @@ RSpec.describe LogStash::Outputs::Kinesis, "options" do
     "metrics_secret_key" => [:password, nil],
     "metrics_role_arn" => [:string, nil],
     "sts_proxy_host" => [:string, nil],
-    "sts_proxy_port" => [:number, nil],
+    "sts_proxy_port" => [:number, nil, 1..65_535],
     "aggregation_enabled" => [:boolean, true],
     "aggregation_max_count" => [:number, 4_294_967_295, 1..long_max],
     "aggregation_max_size" => [:number, 51_200, 64..10_485_760],
@@ -54,6 +54,12 @@ RSpec.describe LogStash::Outputs::Kinesis, "options" do
     "max_record_size" => [:bytes, 1024 * 1024],
     "max_pending_bytes" => [:bytes, 256 * 1024 * 1024],
     "delivery" => [%w[at_least_once at_most_once], "at_least_once"],
+    "profile" => [:string, nil],
+    "role_session_name" => [:string, "logstash-output-kinesis"],
+    "external_id" => [:password, nil],
+    "sts_endpoint" => [:string, nil],
+    "proxy" => [:password, nil],
+    "ca_bundle" => [:string, nil],
   }.freeze
 
   let(:declared) { LogStash::Outputs::Kinesis.get_config }
@@ -174,21 +180,43 @@ RSpec.describe LogStash::Outputs::Kinesis, "options" do
     end
   end
 
-  describe "options the engine cannot honour yet" do
-    %w[role_arn metrics_role_arn sts_proxy_host].each do |name|
-      it "#{name} fails register with a clear message instead of being ignored" do
-        plugin = new_plugin(name => "arn:aws:iam::123456789012:role/x")
-        expect { plugin.register }.to raise_error(LogStash::ConfigurationError, /#{name} is not supported/)
+  describe "credential options" do
+    it "are all accepted at register, roles and proxies included" do
+      plugin = registered_plugin("role_arn" => "arn:aws:iam::123456789012:role/kinesis",
+                                 "metrics_role_arn" => "arn:aws:iam::123456789012:role/metrics",
+                                 "role_session_name" => "shipper-1", "external_id" => "ext-id-1",
+                                 "sts_endpoint" => "https://sts.eu-west-1.amazonaws.com",
+                                 "sts_proxy_host" => "proxy.local", "sts_proxy_port" => 3128,
+                                 "profile" => "ops", "proxy" => "http://proxy.local:3128",
+                                 "ca_bundle" => "/etc/ssl/extra.pem",
+                                 "metrics_access_key" => "AKIAMETRICS", "metrics_secret_key" => "metrics-secret")
+      expect(plugin.role_arn).to eq("arn:aws:iam::123456789012:role/kinesis")
+      expect(log_lines(:warn) + log_lines(:error)).to be_empty
+    end
+
+    {
+      { "access_key" => "AKIALONE" } => "access_key is set but secret_key is not",
+      { "secret_key" => "lone-secret" } => "secret_key is set but access_key is not",
+      { "metrics_access_key" => "AKIALONE" } => "metrics_access_key is set but metrics_secret_key is not",
+      { "metrics_secret_key" => "lone-secret" } => "metrics_secret_key is set but metrics_access_key is not",
+    }.each do |params, message|
+      it "a lone #{params.keys.first} fails register naming both options, never the value" do
+        expect { new_plugin(params).register }.to raise_error(LogStash::ConfigurationError) { |e|
+          expect(e.message).to include(message)
+          expect(e.message).not_to include(params.values.first)
+        }
+        expect(FakeProducer.created).to be_empty
       end
     end
 
-    it "metrics credentials fail register without showing the secret" do
-      plugin = new_plugin("metrics_access_key" => "AKIAMETRICSKEY", "metrics_secret_key" => "metrics-secret-value")
-      expect { plugin.register }.to raise_error(LogStash::ConfigurationError) { |e|
-        expect(e.message).to include("metrics_access_key", "metrics_secret_key")
-        expect(e.message).not_to include("AKIAMETRICSKEY")
-        expect(e.message).not_to include("metrics-secret-value")
-      }
+    it "metrics keys complete a pair field by field with the Kinesis keys" do
+      [
+        { "access_key" => "AKIA1", "secret_key" => "s1", "metrics_access_key" => "AKIA2" },
+        { "access_key" => "AKIA1", "secret_key" => "s1", "metrics_secret_key" => "s2" },
+        { "access_key" => "AKIA1", "secret_key" => "s1" },
+      ].each do |params|
+        expect { registered_plugin(params) }.not_to raise_error
+      end
     end
   end
 

@@ -25,13 +25,14 @@ class LogStash::Outputs::Kinesis
       metrics_granularity metrics_level metrics_namespace metrics_upload_delay
       rate_limit record_max_buffered_time record_ttl request_timeout verify_certificate
       max_pending_records max_pending_bytes
+      profile role_arn role_session_name sts_endpoint sts_proxy_host sts_proxy_port metrics_role_arn ca_bundle
     ].freeze
 
     # Plugin options the engine knows under another name.
     RENAMED = { "max_record_size" => "max_user_record_size" }.freeze
 
-    # Credentials: :password options, unwrapped only into the JSON handed to the engine.
-    SECRETS = %w[access_key secret_key].freeze
+    # Secrets: :password options, unwrapped only into the JSON handed to the engine.
+    SECRETS = %w[access_key secret_key metrics_access_key metrics_secret_key external_id proxy].freeze
 
     # Options of the old gem that mean nothing without the KPL daemon: accepted, not passed.
     IGNORED = {
@@ -40,12 +41,6 @@ class LogStash::Outputs::Kinesis
       "enable_core_dumps" => "there is no KPL daemon to dump",
       "min_connections" => "connections are opened as needed up to max_connections",
     }.freeze
-
-    # Options of the old gem that the engine cannot honour yet; setting one fails `register`
-    # rather than silently sending with other credentials.
-    NOT_YET_SUPPORTED = %w[
-      role_arn metrics_role_arn metrics_access_key metrics_secret_key sts_proxy_host sts_proxy_port
-    ].freeze
 
     # Inclusive ranges of the numeric options, by plugin option name. Engine options share the
     # engine's ranges (checked against config.rs by the specs); max_record_size is the plugin's.
@@ -68,6 +63,7 @@ class LogStash::Outputs::Kinesis
       "max_record_size" => MIB..10 * MIB,
       "max_pending_records" => 1..2**32,
       "max_pending_bytes" => MIB..64 * GIB,
+      "sts_proxy_port" => 1..65_535,
     }.freeze
 
     module_function
@@ -90,8 +86,24 @@ class LogStash::Outputs::Kinesis
       if record_size && pending_bytes && pending_bytes < record_size
         found << "max_pending_bytes (#{pending_bytes}) must be at least max_record_size (#{record_size})"
       end
-      NOT_YET_SUPPORTED.each do |name|
-        found << "#{name} is not supported by this version of the plugin yet" unless options[name].nil?
+      found.concat(lone_keys(options))
+      found
+    end
+
+    # A static key without its partner. The metrics keys default field by field to the Kinesis
+    # keys, so only a pair that stays incomplete after that is reported.
+    def lone_keys(options)
+      set = ->(name) { !options[name].nil? }
+      found = []
+      if set.call("access_key") != set.call("secret_key")
+        given, missing = set.call("access_key") ? %w[access_key secret_key] : %w[secret_key access_key]
+        found << "#{given} is set but #{missing} is not: static credentials need both"
+      end
+      metrics_access = set.call("metrics_access_key") || set.call("access_key")
+      metrics_secret = set.call("metrics_secret_key") || set.call("secret_key")
+      if metrics_access != metrics_secret && (set.call("metrics_access_key") || set.call("metrics_secret_key"))
+        given, missing = metrics_access ? %w[metrics_access_key metrics_secret_key] : %w[metrics_secret_key metrics_access_key]
+        found << "#{given} is set but #{missing} is not (nor its Kinesis counterpart): static credentials need both"
       end
       found
     end
