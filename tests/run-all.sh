@@ -41,4 +41,8 @@ done
 step "end-to-end: the built gem in a 4-worker pipeline against kinesis-mock"
 tests/e2e/run.sh
 
+step "credentials: STS roles against moto, and no secret in anything the plugin prints"
+cargo test --workspace --test credentials_moto -- --ignored
+tests/secrets/run.sh
+
 step "all tests passed"
