@@ -47,4 +47,8 @@ tests/e2e/run.sh
 step "the README's main job: the example pipeline through the plugin into kinesis-mock"
 examples/run-pipeline.sh
 
+step "credentials: STS roles against moto, and no secret in anything the plugin prints"
+cargo test --workspace --test credentials_moto -- --ignored
+tests/secrets/run.sh
+
 step "all tests passed"
