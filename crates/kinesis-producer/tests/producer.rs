@@ -191,6 +191,24 @@ fn an_aggregate_in_a_merged_shard_holding_all_its_records_is_not_sent_twice() {
 }
 
 #[test]
+fn counts_are_complete_as_soon_as_every_record_has_its_outcome() {
+    let fake = FakeKinesis::new(even_shards(2));
+    let p = producer(&fake, r#"{}"#);
+    let outcomes = p.submit(records("s", 300, 20), WAIT).unwrap().wait_outcomes(WAIT).unwrap();
+    assert!(outcomes.iter().all(Outcome::is_delivered));
+    // No wait for the once-a-second merge: the stream merged its counts when it ran dry.
+    let deadline = Instant::now() + Duration::from_millis(200);
+    let put = || -> u64 {
+        p.metrics().iter().filter(|(k, _)| k.metric == Metric::UserRecordsPut).map(|(_, s)| s.sum as u64).sum()
+    };
+    while put() < 300 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(put(), 300);
+    p.close(WAIT);
+}
+
+#[test]
 fn a_shard_over_its_rate_sends_in_batches_not_record_by_record() {
     let fake = FakeKinesis::new(even_shards(1));
     // 100 % of the shard's limit: 1000 records at once, then 1000 per second.
