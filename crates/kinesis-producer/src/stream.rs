@@ -27,7 +27,11 @@ const SHARD_MAP_WAIT: Duration = Duration::from_secs(1);
 /// A shard map older than this is listed again while the stream is in use.
 const SHARD_MAP_MAX_AGE: Duration = Duration::from_secs(300);
 /// A stream worker with nothing to do for this long releases its state.
+#[cfg(not(test))]
 const IDLE_RETIRE: Duration = Duration::from_secs(60);
+/// Shorter in unit tests, which wait for it (the workers run on the real clock).
+#[cfg(test)]
+const IDLE_RETIRE: Duration = Duration::from_secs(2);
 /// How often counted metrics reach the shared registry.
 const METRICS_MERGE_INTERVAL: Duration = Duration::from_secs(1);
 /// Shortest pause between releases of a shard's queue while its rate limit holds records back,
@@ -935,5 +939,74 @@ fn timeout_error(deadline: Duration) -> RequestError {
         kind: RequestErrorKind::Timeout,
         code: "Timeout".into(),
         message: format!("no answer within {} ms", deadline.as_millis()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shard_map::Shard;
+    use crate::test_support::pending;
+    use crate::transport::{BoxFuture, PutEntry};
+
+    /// Accepts every entry into one shard.
+    struct OneShard;
+
+    impl Transport for OneShard {
+        fn put_records(
+            &self,
+            _stream: &StreamTarget,
+            entries: Vec<PutEntry>,
+        ) -> BoxFuture<Result<Vec<EntryResult>, RequestError>> {
+            let accepted = entries
+                .iter()
+                .map(|_| EntryResult::Accepted { shard_id: "shardId-0".into(), sequence_number: "1".into() })
+                .collect();
+            Box::pin(async move { Ok(accepted) })
+        }
+
+        fn list_shards(&self, _stream: &StreamTarget) -> BoxFuture<Result<Vec<Shard>, RequestError>> {
+            let shard = Shard { id: "shardId-0".into(), starting_hash_key: 0, ending_hash_key: u128::MAX };
+            Box::pin(async move { Ok(vec![shard]) })
+        }
+    }
+
+    fn shared() -> Arc<Shared> {
+        Arc::new(Shared {
+            settings: Settings {
+                aggregation_enabled: true,
+                aggregation_max_count: u64::MAX,
+                aggregation_max_size: 51_200,
+                collection_max_count: 500,
+                collection_max_size: 5 << 20,
+                max_buffered_time: Duration::from_millis(100),
+                record_ttl: Duration::from_secs(30),
+                request_deadline: Duration::from_secs(10),
+                rate_limit: 150,
+                fail_if_throttled: false,
+            },
+            transport: Arc::new(OneShard),
+            connections: Arc::new(Semaphore::new(4)),
+            metrics: Arc::new(Metrics::default()),
+            streams: Arc::new(StreamTable::default()),
+            live_workers: AtomicUsize::new(0),
+        })
+    }
+
+    #[tokio::test]
+    async fn an_idle_stream_releases_its_state() {
+        let shared = shared();
+        for name in ["a", "b"] {
+            let sender = spawn(shared.clone(), name.to_owned());
+            shared.streams.lock().unwrap().insert(name.to_owned(), sender);
+        }
+        let record = pending("k", None, b"data");
+        shared.streams.lock().unwrap()["a"].send(Command::Records(vec![record])).unwrap();
+        tokio::time::sleep(IDLE_RETIRE / 2).await;
+        assert_eq!(shared.live_workers.load(Ordering::Acquire), 2);
+        tokio::time::sleep(IDLE_RETIRE).await;
+        assert_eq!(shared.live_workers.load(Ordering::Acquire), 0, "idle workers stopped");
+        assert!(shared.streams.lock().unwrap().is_empty(), "and left the stream table");
+        assert!(shared.metrics.total(Metric::UserRecordsPut) == 1.0, "after delivering what they had");
     }
 }
