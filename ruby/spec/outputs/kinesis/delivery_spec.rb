@@ -254,6 +254,20 @@ RSpec.describe LogStash::Outputs::Kinesis, "delivery" do
       expect(plugin_metric(:events_pending)).to eq(0)
     end
 
+    it "reads the engine totals less often when reading them is slow (many streams and shards)" do
+      plugin = registered_plugin
+      calls = 0
+      allow(producer).to receive(:metrics).and_wrap_original do |original|
+        calls += 1
+        sleep 0.06 # 60 ms a read: at most one read per 1.2 s
+        original.call
+      end
+      plugin.multi_receive([event])
+      sleep 1.05
+      plugin.multi_receive([event])
+      expect(calls).to eq(1)
+    end
+
     it "shows pending events while the producer holds them" do
       plugin = registered_plugin("delivery" => "at_most_once")
       producer.hold!
