@@ -721,6 +721,8 @@ impl StreamWorker {
                 let now = Instant::now();
                 self.metrics.record(Metric::RequestTime, None, elapsed.as_secs_f64() * 1000.0, 1);
                 self.mark_metrics_dirty(now);
+                // One throttling answer slows each shard down once, however many of its entries failed.
+                let mut slowed = Vec::new();
                 match result {
                     Ok(results) => {
                         for (record, result) in records.into_iter().zip(results) {
@@ -730,7 +732,8 @@ impl StreamWorker {
                                 }
                                 EntryResult::Failed { code, message } => {
                                     let disposition = classify_entry(&code);
-                                    self.on_failed(record, disposition, code.into(), message.into(), now);
+                                    let (code, message) = (code.into(), message.into());
+                                    self.on_failed(record, disposition, code, message, now, &mut slowed);
                                 }
                             }
                         }
@@ -750,7 +753,7 @@ impl StreamWorker {
                             None => (error.code.into(), error.message.into()),
                         };
                         for record in records {
-                            self.on_failed(record, disposition, code.clone(), message.clone(), now);
+                            self.on_failed(record, disposition, code.clone(), message.clone(), now, &mut slowed);
                         }
                     }
                 }
@@ -803,6 +806,7 @@ impl StreamWorker {
         code: Arc<str>,
         message: Arc<str>,
         now: Instant,
+        slowed: &mut Vec<Arc<str>>,
     ) {
         let shard = record.predicted_shard.clone();
         self.metrics.record_code(Metric::ErrorsByCode, Some(&code), shard.as_ref(), 1.0, 1);
@@ -810,8 +814,11 @@ impl StreamWorker {
         let give_up = match disposition {
             Disposition::Permanent => true,
             Disposition::Throttled => {
-                if let Some(queue) = shard.as_ref().and_then(|s| self.queues.get_mut(s)) {
-                    queue.limiter.throttled(now);
+                if let Some(shard) = shard.as_ref().filter(|s| !slowed.contains(s)) {
+                    if let Some(queue) = self.queues.get_mut(shard) {
+                        queue.limiter.throttled(now);
+                    }
+                    slowed.push(shard.clone());
                 }
                 self.shared.settings.fail_if_throttled
             }

@@ -209,6 +209,22 @@ fn counts_are_complete_as_soon_as_every_record_has_its_outcome() {
 }
 
 #[test]
+fn one_throttling_answer_slows_a_shard_down_once_not_once_per_entry() {
+    let fake = FakeKinesis::new(even_shards(1));
+    // Every entry of the first request is throttled.
+    fake.then(Answer::FailEntries((0..500).collect(), "ProvisionedThroughputExceededException"));
+    let p = producer(&fake, r#"{"aggregation_enabled": false, "rate_limit": 100}"#);
+    let started = Instant::now();
+    let outcomes = p.submit(records("s", 3000, 10), WAIT).unwrap().wait_outcomes(WAIT).unwrap();
+    assert!(outcomes.iter().all(Outcome::is_delivered));
+    // Slowed once (to 70 %, recovering), the 2500 records left take about 3 s; slowed 500
+    // times (down to 10 %) they took over 6 s.
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_millis(4500), "{elapsed:?}");
+    p.close(WAIT);
+}
+
+#[test]
 fn a_shard_over_its_rate_sends_in_batches_not_record_by_record() {
     let fake = FakeKinesis::new(even_shards(1));
     // 100 % of the shard's limit: 1000 records at once, then 1000 per second.
