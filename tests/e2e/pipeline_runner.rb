@@ -49,12 +49,34 @@ OptionParser.new do |parser|
   parser.on("--log FILE", "write every log line as JSON at the end") { |v| options[:log] = v }
   parser.on("--ready-file FILE", "write the pid to FILE once register returned") { |v| options[:ready_file] = v }
   parser.on("--hand-back", "Logstash 8.8+: AbortedBatchException exists") { options[:hand_back] = true }
+  parser.on("--engine-log FILE", "log4j2 on the class path, the native producer's DEBUG log to FILE") do |v|
+    options[:engine_log] = v
+  end
 end.parse!
 abort("pipeline_runner: --config is required") unless options[:config]
 abort("pipeline_runner: --workers and --batch must be positive") unless options[:workers] > 0 && options[:batch] > 0
 abort("pipeline_runner: --replay needs --acked-log") if options[:replay] && !options[:acked_log]
 options[:events] = nil if options[:duration]
 
+# Logstash ships log4j2: with it, the bridge forwards the native producer's log (Debian's jars).
+def enable_engine_log(path)
+  config = "#{path}.log4j2.properties"
+  File.write(config, <<~PROPERTIES)
+    status = error
+    appender.file.type = File
+    appender.file.name = file
+    appender.file.fileName = #{path}
+    appender.file.layout.type = PatternLayout
+    appender.file.layout.pattern = %p %c %m%n
+    rootLogger.level = debug
+    rootLogger.appenderRef.file.ref = file
+  PROPERTIES
+  java.lang.System.setProperty("log4j.configurationFile", config)
+  %w[/usr/share/java/log4j-api.jar /usr/share/java/log4j-core.jar].each { |jar| require jar }
+end
+
+require "java"
+enable_engine_log(options[:engine_log]) if options[:engine_log]
 spec = InstalledGem.load!(hand_back: options[:hand_back])
 $stderr.puts("pipeline_runner: #{spec.full_name} from #{spec.gem_dir}")
 load(options[:mix]) if options[:mix]

@@ -128,11 +128,11 @@ class Runner:
 
     def __init__(self, ctx, name, config, events=None, duration=None, rate=0, workers=4, batch=125,
                  message_bytes=200, run=None, mix=None, dlq=True, replay=False, hand_back=False,
-                 sample_ms=500, extra=(), env=None):
+                 sample_ms=500, extra=(), env=None, engine_log=False):
         self.ctx = ctx
         self.name = name
         self.files = {key: os.path.join(ctx.work, f"{name}.{key}") for key in
-                      ("config", "out", "err", "log", "samples", "ready", "dlq", "acked")}
+                      ("config", "out", "err", "log", "samples", "ready", "dlq", "acked", "engine")}
         # A new runner starts afresh; restarts of this one (start() again) append.
         for path in self.files.values():
             if os.path.exists(path):
@@ -151,6 +151,8 @@ class Runner:
             self.args.append("--replay")
         if hand_back:
             self.args.append("--hand-back")
+        if engine_log:
+            self.args += ["--engine-log", self.files["engine"]]
         self.args += list(extra)
         self.env = dict(env or {})
         self.process = None
