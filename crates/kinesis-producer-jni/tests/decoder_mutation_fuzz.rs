@@ -59,9 +59,9 @@ fn valid(rng: &mut Rng) -> Arrays {
         streams,
         keys: Vec::new(),
         key_lengths: Vec::new(),
-        explicit_hash_keys: rng
-            .chance(30)
-            .then(|| (0..count).map(|i| rng.chance(50).then(|| format!("{}", (i as u64).wrapping_mul(rng.next())))).collect()),
+        explicit_hash_keys: rng.chance(30).then(|| {
+            (0..count).map(|i| rng.chance(50).then(|| format!("{}", (i as u64).wrapping_mul(rng.next())))).collect()
+        }),
         payloads: Vec::new(),
         payload_lengths: Vec::new(),
     };
@@ -140,9 +140,12 @@ fn mutate(arrays: &mut Arrays, rng: &mut Rng) {
     }
 }
 
-/// The records an independent reading of the arrays gives: (stream, key bytes, payload), or
-/// None when the arrays do not fit together.
-fn expected(a: &Arrays) -> Option<Vec<(String, Vec<u8>, Vec<u8>, Option<String>)>> {
+/// One record as read independently: stream, key bytes, payload, explicit hash key.
+type Expected = (String, Vec<u8>, Vec<u8>, Option<String>);
+
+/// The records an independent reading of the arrays gives, or None when the arrays do not fit
+/// together.
+fn expected(a: &Arrays) -> Option<Vec<Expected>> {
     let count = a.payload_lengths.len();
     if a.key_lengths.len() != count || a.explicit_hash_keys.as_ref().is_some_and(|k| k.len() != count) {
         return None;
@@ -231,9 +234,10 @@ fn check(a: &Arrays) -> Result<(), String> {
 #[test]
 fn mutated_batches_are_refused_cleanly_or_split_exactly() {
     let seconds = std::env::var("DECODER_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
-    let seed = std::env::var("DECODER_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1
-    });
+    let seed = std::env::var("DECODER_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1);
     let mut rng = Rng(seed);
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let (mut cases, mut refused) = (0u64, 0u64);
