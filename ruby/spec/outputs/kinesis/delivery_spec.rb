@@ -119,7 +119,8 @@ RSpec.describe LogStash::Outputs::Kinesis, "delivery" do
       expect(dead_letters.size).to eq(1)
       entry = dead_letters.first
       expect(entry.event["message"]).to eq("bad")
-      expect(entry.reason).to include("ResourceNotFoundException", "Stream logs under account 1 not found.", "\"logs\"", "3 attempts")
+      expect(entry.reason).to eq('Not delivered to Kinesis: ResourceNotFoundException: Stream logs under account 1 not found. ' \
+                                 '(stream "logs", 3 attempts)')
       expect(entry.plugin_type).to eq("output")
       expect(plugin_metric(:events_failed)).to eq(1)
       expect(plugin_metric(:events_dead_lettered)).to eq(1)
