@@ -44,6 +44,10 @@ done
 step "end-to-end: the built gem in a 4-worker pipeline against kinesis-mock"
 tests/e2e/run.sh
 
+step "reliability suite: the built gem under faults, crashes and bad input (tests/reliability/run.sh)"
+# The step above built the gem: test that one.
+RELIABILITY_GEM=$(ls -t build/logstash-output-kinesis-*-java.gem | head -n 1) tests/reliability/run.sh
+
 step "the README's main job: the example pipeline through the plugin into kinesis-mock"
 examples/run-pipeline.sh
 

@@ -49,7 +49,9 @@ impl Collector {
         }
         self.bytes = 0;
         self.deadline = None;
-        Some(std::mem::replace(&mut self.records, Vec::with_capacity(self.max_count)))
+        // No room is reserved for the next request: an idle stream (there may be thousands)
+        // then holds no buffer at all.
+        Some(std::mem::take(&mut self.records))
     }
 }
 
@@ -89,6 +91,14 @@ mod tests {
         assert_eq!(c.take().unwrap().len(), 3);
         assert_eq!(c.deadline(), None);
         assert!(c.take().is_none());
+    }
+
+    #[test]
+    fn an_emptied_collector_holds_no_buffer() {
+        let mut c = Collector::new(500, 1 << 20);
+        c.add(record(5, Instant::now()));
+        assert_eq!(c.take().unwrap().len(), 1);
+        assert_eq!(c.records.capacity(), 0);
     }
 
     #[test]

@@ -68,9 +68,25 @@ pub fn classify_entry(code: &str) -> Disposition {
     classify_code(code).unwrap_or(Disposition::Retry)
 }
 
+/// What rustls says when it refuses the endpoint's certificate ("invalid peer certificate: UnknownIssuer").
+const CERTIFICATE_REFUSED: &str = "invalid peer certificate";
+
+/// The reason, when a connection failed because the endpoint's TLS certificate was refused.
+pub fn certificate_problem(error: &RequestError) -> Option<&str> {
+    if error.kind != RequestErrorKind::Connection {
+        return None;
+    }
+    let start = error.message.find(CERTIFICATE_REFUSED)?;
+    let rest = &error.message[start..];
+    let end = rest.find(['(', ')', '\n']).unwrap_or(rest.len());
+    Some(rest[..end].trim_end())
+}
+
 /// Classifies a failure of a whole request.
 pub fn classify_request(error: &RequestError) -> Disposition {
     match error.kind {
+        // A refused certificate stays refused: fail at once instead of until record_ttl.
+        RequestErrorKind::Connection if certificate_problem(error).is_some() => Disposition::Permanent,
         RequestErrorKind::Timeout | RequestErrorKind::Connection | RequestErrorKind::Other => Disposition::Retry,
         RequestErrorKind::Service { status } => classify_code(&error.code).unwrap_or(match status {
             429 => Disposition::Throttled,
@@ -132,6 +148,24 @@ mod tests {
             let e = RequestError { kind, code: String::new(), message: String::new() };
             assert_eq!(classify_request(&e), Disposition::Retry);
         }
+    }
+
+    #[test]
+    fn refused_certificates_are_permanent() {
+        let refused = RequestError {
+            kind: RequestErrorKind::Connection,
+            code: "ConnectionError".into(),
+            message: "dispatch failure: io error: client error (Connect): invalid peer certificate: UnknownIssuer \
+                      (DispatchFailure(...))"
+                .into(),
+        };
+        assert_eq!(certificate_problem(&refused), Some("invalid peer certificate: UnknownIssuer"));
+        assert_eq!(classify_request(&refused), Disposition::Permanent);
+        let refused_connection = RequestError { message: "tcp connect error: Connection refused".into(), ..refused };
+        assert_eq!(certificate_problem(&refused_connection), None);
+        assert_eq!(classify_request(&refused_connection), Disposition::Retry);
+        let service = service(400, "ValidationException");
+        assert_eq!(certificate_problem(&RequestError { message: CERTIFICATE_REFUSED.into(), ..service }), None);
     }
 
     #[test]

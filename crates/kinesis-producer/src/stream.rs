@@ -10,7 +10,7 @@ use crate::limiter::ShardLimiter;
 use crate::metrics::{LocalMetrics, Metric, Metrics, StatBuilder};
 use crate::outcome::Outcome;
 use crate::record::PendingRecord;
-use crate::retry::{backoff, classify_entry, classify_request, Disposition};
+use crate::retry::{backoff, certificate_problem, classify_entry, classify_request, Disposition};
 use crate::shard_map::{refresh_backoff, Shard, ShardMap};
 use crate::transport::{EntryResult, RequestError, RequestErrorKind, StreamTarget, Transport};
 use std::cmp::Reverse;
@@ -27,9 +27,16 @@ const SHARD_MAP_WAIT: Duration = Duration::from_secs(1);
 /// A shard map older than this is listed again while the stream is in use.
 const SHARD_MAP_MAX_AGE: Duration = Duration::from_secs(300);
 /// A stream worker with nothing to do for this long releases its state.
+#[cfg(not(test))]
 const IDLE_RETIRE: Duration = Duration::from_secs(60);
+/// Shorter in unit tests, which wait for it (the workers run on the real clock).
+#[cfg(test)]
+const IDLE_RETIRE: Duration = Duration::from_secs(2);
 /// How often counted metrics reach the shared registry.
 const METRICS_MERGE_INTERVAL: Duration = Duration::from_secs(1);
+/// Shortest pause between releases of a shard's queue while its rate limit holds records back,
+/// so that they leave in batches rather than one request per record.
+const LIMITER_BATCH_WAIT: Duration = Duration::from_millis(50);
 /// Stand-in for "never", far enough to outlast any process and small enough not to overflow.
 const FAR_FUTURE: Duration = Duration::from_secs(30 * 365 * 24 * 3600);
 
@@ -95,6 +102,14 @@ struct OpenAggregate {
 struct ShardQueue {
     limiter: ShardLimiter,
     waiting: VecDeque<KinesisRecord>,
+}
+
+/// An aggregate Kinesis stored in another shard than predicted: whether that shard holds all
+/// of its records (or a consumer would drop it) is known once the shard map is listed again.
+struct Landed {
+    record: KinesisRecord,
+    shard_id: Arc<str>,
+    sequence_number: Arc<str>,
 }
 
 /// Records waiting out a retry backoff.
@@ -164,6 +179,7 @@ pub(crate) fn spawn(shared: Arc<Shared>, key: String) -> UnboundedSender<Command
         retry_seq: 0,
         ready: VecDeque::new(),
         in_flight: HashMap::new(),
+        landed: Vec::new(),
         next_request: 0,
         metrics_due: None,
         flush_requested: false,
@@ -214,6 +230,8 @@ struct StreamWorker {
     collector: Collector,
     ready: VecDeque<Vec<KinesisRecord>>,
     in_flight: HashMap<u64, Vec<KinesisRecord>>,
+    /// Aggregates stored in an unexpected shard, waiting for the next shard map.
+    landed: Vec<Landed>,
     next_request: u64,
 
     metrics: LocalMetrics,
@@ -273,6 +291,10 @@ impl StreamWorker {
             let now = Instant::now();
             self.advance(now);
             if self.is_empty() {
+                // Every record has its outcome: make the counts visible now, not a second later.
+                if self.metrics_due.take().is_some() {
+                    self.metrics.merge_into(&self.shared.metrics);
+                }
                 if self.closed || (now.duration_since(self.last_activity) >= IDLE_RETIRE && self.retire()) {
                     break;
                 }
@@ -311,6 +333,7 @@ impl StreamWorker {
             && self.collector.len() == 0
             && self.ready.is_empty()
             && self.in_flight.is_empty()
+            && self.landed.is_empty()
     }
 
     /// Leaves the stream table if no command is waiting; true when the worker may stop.
@@ -365,7 +388,7 @@ impl StreamWorker {
                 self.resume(delayed.retry, now);
             }
         }
-        if !self.backlog.is_empty() {
+        if !self.backlog.is_empty() && self.limiter_wake.is_some_and(|t| t <= now) {
             self.pump_limiters(now);
         }
         if flush || self.collector.deadline().is_some_and(|t| t <= now) {
@@ -431,6 +454,7 @@ impl StreamWorker {
                 self.shard_aggregates = (0..map.len()).map(|_| OpenAggregate::default()).collect();
                 self.map = Some(Arc::new(map));
                 self.map_failures = 0;
+                self.settle_landed(now);
             }
             failed => {
                 let reason = match failed {
@@ -438,6 +462,8 @@ impl StreamWorker {
                     Ok(_) => "the stream has no open shard".to_owned(),
                 };
                 self.map_failures += 1;
+                // Without a map nobody can tell: send the records of stray aggregates again.
+                self.settle_landed(now);
                 let pause = refresh_backoff(self.map_failures);
                 self.map_retry_at = Some(after(now, pause));
                 if self.map_failures == 1 || self.map_failures % 10 == 0 {
@@ -450,6 +476,33 @@ impl StreamWorker {
             }
         }
         self.release_held(now);
+    }
+
+    /// Delivers each landed aggregate whose shard (in the new map) holds all of its records;
+    /// sends the records of the others again.
+    fn settle_landed(&mut self, now: Instant) {
+        let deadline = after(now, self.shared.settings.max_buffered_time / 2);
+        for landed in std::mem::take(&mut self.landed) {
+            let shard = self.map.as_ref().and_then(|m| m.find(&landed.shard_id));
+            let holds_all = shard.is_some_and(|s| landed.record.members.iter().all(|m| s.contains(m.hash_key)));
+            if holds_all {
+                self.deliver(landed.record, landed.shard_id, landed.sequence_number);
+                continue;
+            }
+            tracing::debug!(
+                stream = %self.name,
+                shard = %landed.shard_id,
+                records = landed.record.members.len(),
+                "aggregate landed in a shard that does not hold all its records; its records are sent again"
+            );
+            // Kinesis stored it all the same: count it as put, its records once they arrive.
+            let shard = Some(&landed.shard_id);
+            self.metrics.record(Metric::KinesisRecordsPut, shard, 1.0, 1);
+            self.metrics.record(Metric::KinesisRecordsDataPut, shard, landed.record.size() as f64, 1);
+            for member in landed.record.members {
+                self.accept(member, deadline, false, now);
+            }
+        }
     }
 
     fn release_held(&mut self, now: Instant) {
@@ -556,8 +609,13 @@ impl StreamWorker {
             .queues
             .entry(shard.clone())
             .or_insert_with(|| ShardQueue { limiter: ShardLimiter::new(rate_limit, now), waiting: VecDeque::new() });
-        if queue.waiting.is_empty() && queue.limiter.try_acquire(record.size(), now).is_ok() {
-            return self.collect(record);
+        // A shard already held back keeps its release time; a newly held one gets one.
+        let mut wake = None;
+        if queue.waiting.is_empty() {
+            match queue.limiter.try_acquire(record.size(), now) {
+                Ok(()) => return self.collect(record),
+                Err(wait) => wake = Some(after(now, wait.max(LIMITER_BATCH_WAIT))),
+            }
         }
         if front {
             queue.waiting.push_front(record);
@@ -565,7 +623,7 @@ impl StreamWorker {
             queue.waiting.push_back(record);
         }
         self.backlog.insert(shard);
-        self.limiter_wake = Some(now);
+        self.limiter_wake = earliest(self.limiter_wake, wake);
     }
 
     fn pump_limiters(&mut self, now: Instant) {
@@ -578,7 +636,7 @@ impl StreamWorker {
                 match queue.limiter.try_acquire(front.size(), now) {
                     Ok(()) => passed.extend(queue.waiting.pop_front()),
                     Err(wait) => {
-                        wake = earliest(wake, Some(after(now, wait)));
+                        wake = earliest(wake, Some(after(now, wait.max(LIMITER_BATCH_WAIT))));
                         break;
                     }
                 }
@@ -663,16 +721,19 @@ impl StreamWorker {
                 let now = Instant::now();
                 self.metrics.record(Metric::RequestTime, None, elapsed.as_secs_f64() * 1000.0, 1);
                 self.mark_metrics_dirty(now);
+                // One throttling answer slows each shard down once, however many of its entries failed.
+                let mut slowed = Vec::new();
                 match result {
                     Ok(results) => {
                         for (record, result) in records.into_iter().zip(results) {
                             match result {
                                 EntryResult::Accepted { shard_id, sequence_number } => {
-                                    self.on_accepted(record, shard_id, sequence_number, now)
+                                    self.on_accepted(record, shard_id, sequence_number)
                                 }
                                 EntryResult::Failed { code, message } => {
                                     let disposition = classify_entry(&code);
-                                    self.on_failed(record, disposition, code.into(), message.into(), now);
+                                    let (code, message) = (code.into(), message.into());
+                                    self.on_failed(record, disposition, code, message, now, &mut slowed);
                                 }
                             }
                         }
@@ -680,10 +741,19 @@ impl StreamWorker {
                     Err(error) => {
                         let disposition = classify_request(&error);
                         tracing::debug!(stream = %self.name, ?disposition, "PutRecords failed: {error}");
-                        let code: Arc<str> = error.code.into();
-                        let message: Arc<str> = error.message.into();
+                        let (code, message): (Arc<str>, Arc<str>) = match certificate_problem(&error) {
+                            Some(problem) => (
+                                "CertificateNotTrusted".into(),
+                                format!(
+                                    "the Kinesis endpoint's TLS certificate is not trusted ({problem}); \
+                                     verify_certificate => false turns the check off, for test endpoints only"
+                                )
+                                .into(),
+                            ),
+                            None => (error.code.into(), error.message.into()),
+                        };
                         for record in records {
-                            self.on_failed(record, disposition, code.clone(), message.clone(), now);
+                            self.on_failed(record, disposition, code.clone(), message.clone(), now, &mut slowed);
                         }
                     }
                 }
@@ -691,30 +761,25 @@ impl StreamWorker {
         }
     }
 
-    fn on_accepted(&mut self, record: KinesisRecord, shard_id: String, sequence_number: String, now: Instant) {
+    fn on_accepted(&mut self, record: KinesisRecord, shard_id: String, sequence_number: String) {
         let wrong_shard = record.predicted_shard.as_deref().is_some_and(|p| p != shard_id);
+        let shard: Arc<str> = shard_id.into();
+        let sequence_number: Arc<str> = sequence_number.into();
         if wrong_shard {
             // The map is out of date (a reshard): list the shards again.
             self.request_shard_map();
             if record.members.len() > 1 {
-                // Consumers drop an aggregate holding hash keys outside its shard: send every
-                // record of it again once the new map is in.
-                tracing::debug!(
-                    stream = %self.name,
-                    predicted = ?record.predicted_shard,
-                    actual = %shard_id,
-                    records = record.members.len(),
-                    "aggregate landed in an unexpected shard; its records are sent again"
-                );
-                let deadline = after(now, self.shared.settings.max_buffered_time / 2);
-                for member in record.members {
-                    self.accept(member, deadline, true, now);
-                }
+                // Consumers drop an aggregate holding hash keys outside its shard. Whether this
+                // one does is known with the new map: until then it waits (see settle_landed).
+                self.landed.push(Landed { record, shard_id: shard, sequence_number });
                 return;
             }
         }
-        let shard: Arc<str> = shard_id.into();
-        let sequence_number: Arc<str> = sequence_number.into();
+        self.deliver(record, shard, sequence_number);
+    }
+
+    /// Gives every record of a stored Kinesis record its Delivered outcome.
+    fn deliver(&mut self, record: KinesisRecord, shard: Arc<str>, sequence_number: Arc<str>) {
         let users = record.members.len() as u64;
         self.metrics.record(Metric::KinesisRecordsPut, Some(&shard), 1.0, 1);
         self.metrics.record(Metric::KinesisRecordsDataPut, Some(&shard), record.size() as f64, 1);
@@ -741,6 +806,7 @@ impl StreamWorker {
         code: Arc<str>,
         message: Arc<str>,
         now: Instant,
+        slowed: &mut Vec<Arc<str>>,
     ) {
         let shard = record.predicted_shard.clone();
         self.metrics.record_code(Metric::ErrorsByCode, Some(&code), shard.as_ref(), 1.0, 1);
@@ -748,8 +814,11 @@ impl StreamWorker {
         let give_up = match disposition {
             Disposition::Permanent => true,
             Disposition::Throttled => {
-                if let Some(queue) = shard.as_ref().and_then(|s| self.queues.get_mut(s)) {
-                    queue.limiter.throttled(now);
+                if let Some(shard) = shard.as_ref().filter(|s| !slowed.contains(s)) {
+                    if let Some(queue) = self.queues.get_mut(shard) {
+                        queue.limiter.throttled(now);
+                    }
+                    slowed.push(shard.clone());
                 }
                 self.shared.settings.fail_if_throttled
             }
@@ -865,8 +934,9 @@ impl StreamWorker {
         members.extend(self.collector.take().into_iter().flatten().flat_map(|r| r.members));
         members.extend(self.ready.drain(..).flatten().flat_map(|r| r.members));
         self.fail_members(members, None, &code, &unsent);
-        let in_flight: Vec<PendingRecord> =
+        let mut in_flight: Vec<PendingRecord> =
             self.in_flight.drain().flat_map(|(_, r)| r).flat_map(|r| r.members).collect();
+        in_flight.extend(self.landed.drain(..).flat_map(|l| l.record.members));
         self.fail_members(in_flight, None, &code, &unanswered);
     }
 }
@@ -876,5 +946,74 @@ fn timeout_error(deadline: Duration) -> RequestError {
         kind: RequestErrorKind::Timeout,
         code: "Timeout".into(),
         message: format!("no answer within {} ms", deadline.as_millis()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shard_map::Shard;
+    use crate::test_support::pending;
+    use crate::transport::{BoxFuture, PutEntry};
+
+    /// Accepts every entry into one shard.
+    struct OneShard;
+
+    impl Transport for OneShard {
+        fn put_records(
+            &self,
+            _stream: &StreamTarget,
+            entries: Vec<PutEntry>,
+        ) -> BoxFuture<Result<Vec<EntryResult>, RequestError>> {
+            let accepted = entries
+                .iter()
+                .map(|_| EntryResult::Accepted { shard_id: "shardId-0".into(), sequence_number: "1".into() })
+                .collect();
+            Box::pin(async move { Ok(accepted) })
+        }
+
+        fn list_shards(&self, _stream: &StreamTarget) -> BoxFuture<Result<Vec<Shard>, RequestError>> {
+            let shard = Shard { id: "shardId-0".into(), starting_hash_key: 0, ending_hash_key: u128::MAX };
+            Box::pin(async move { Ok(vec![shard]) })
+        }
+    }
+
+    fn shared() -> Arc<Shared> {
+        Arc::new(Shared {
+            settings: Settings {
+                aggregation_enabled: true,
+                aggregation_max_count: u64::MAX,
+                aggregation_max_size: 51_200,
+                collection_max_count: 500,
+                collection_max_size: 5 << 20,
+                max_buffered_time: Duration::from_millis(100),
+                record_ttl: Duration::from_secs(30),
+                request_deadline: Duration::from_secs(10),
+                rate_limit: 150,
+                fail_if_throttled: false,
+            },
+            transport: Arc::new(OneShard),
+            connections: Arc::new(Semaphore::new(4)),
+            metrics: Arc::new(Metrics::default()),
+            streams: Arc::new(StreamTable::default()),
+            live_workers: AtomicUsize::new(0),
+        })
+    }
+
+    #[tokio::test]
+    async fn an_idle_stream_releases_its_state() {
+        let shared = shared();
+        for name in ["a", "b"] {
+            let sender = spawn(shared.clone(), name.to_owned());
+            shared.streams.lock().unwrap().insert(name.to_owned(), sender);
+        }
+        let record = pending("k", None, b"data");
+        shared.streams.lock().unwrap()["a"].send(Command::Records(vec![record])).unwrap();
+        tokio::time::sleep(IDLE_RETIRE / 2).await;
+        assert_eq!(shared.live_workers.load(Ordering::Acquire), 2);
+        tokio::time::sleep(IDLE_RETIRE).await;
+        assert_eq!(shared.live_workers.load(Ordering::Acquire), 0, "idle workers stopped");
+        assert!(shared.streams.lock().unwrap().is_empty(), "and left the stream table");
+        assert!(shared.metrics.total(Metric::UserRecordsPut) == 1.0, "after delivering what they had");
     }
 }

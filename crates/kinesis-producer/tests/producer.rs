@@ -2,6 +2,7 @@
 
 mod support;
 
+use kinesis_producer::shard_map::Shard;
 use kinesis_producer::transport::{RequestError, RequestErrorKind};
 use kinesis_producer::{Config, Metric, Outcome, Producer, SubmitError, UserRecord};
 use std::collections::HashMap;
@@ -158,6 +159,84 @@ fn an_aggregate_in_the_wrong_shard_is_sent_again_whole() {
         );
         assert!(users.iter().all(|u| shard.contains(u.hash_key())), "delivered inside a mis-routed aggregate");
     }
+    p.close(WAIT);
+}
+
+#[test]
+fn an_aggregate_in_a_merged_shard_holding_all_its_records_is_not_sent_twice() {
+    // ListShards first reports the two parents; the service has merged them into one shard.
+    let merged = Shard { id: "shardId-000000000002".into(), starting_hash_key: 0, ending_hash_key: u128::MAX };
+    let fake = FakeKinesis::new(vec![merged]);
+    *fake.listed.lock().unwrap() = Some(even_shards(2));
+    let p = producer(&fake, r#"{}"#);
+    let outcomes = p.submit(records("s", 400, 20), WAIT).unwrap().wait_outcomes(WAIT).unwrap();
+    for o in &outcomes {
+        let Outcome::Delivered { shard_id, .. } = o else { panic!("{o:?}") };
+        assert_eq!(&**shard_id, "shardId-000000000002");
+    }
+    let mut seen = HashMap::new();
+    for kinesis_record in fake.stored() {
+        let users = deaggregate(
+            &kinesis_record.partition_key,
+            kinesis_record.explicit_hash_key.as_deref(),
+            &kinesis_record.data,
+        );
+        for user in users {
+            *seen.entry(user.partition_key).or_insert(0) += 1;
+        }
+    }
+    assert_eq!(seen.len(), 400);
+    assert!(seen.values().all(|&n| n == 1), "records sent twice: {:?}", seen.iter().find(|(_, &n)| n > 1));
+    p.close(WAIT);
+}
+
+#[test]
+fn counts_are_complete_as_soon_as_every_record_has_its_outcome() {
+    let fake = FakeKinesis::new(even_shards(2));
+    let p = producer(&fake, r#"{}"#);
+    let outcomes = p.submit(records("s", 300, 20), WAIT).unwrap().wait_outcomes(WAIT).unwrap();
+    assert!(outcomes.iter().all(Outcome::is_delivered));
+    // No wait for the once-a-second merge: the stream merged its counts when it ran dry.
+    let deadline = Instant::now() + Duration::from_millis(200);
+    let put = || -> u64 {
+        p.metrics().iter().filter(|(k, _)| k.metric == Metric::UserRecordsPut).map(|(_, s)| s.sum as u64).sum()
+    };
+    while put() < 300 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(put(), 300);
+    p.close(WAIT);
+}
+
+#[test]
+fn one_throttling_answer_slows_a_shard_down_once_not_once_per_entry() {
+    let fake = FakeKinesis::new(even_shards(1));
+    // Every entry of the first request is throttled.
+    fake.then(Answer::FailEntries((0..500).collect(), "ProvisionedThroughputExceededException"));
+    let p = producer(&fake, r#"{"aggregation_enabled": false, "rate_limit": 100}"#);
+    let started = Instant::now();
+    let outcomes = p.submit(records("s", 3000, 10), WAIT).unwrap().wait_outcomes(WAIT).unwrap();
+    assert!(outcomes.iter().all(Outcome::is_delivered));
+    // Slowed once (to 70 %, recovering), the 2500 records left take about 3 s; slowed 500
+    // times (down to 10 %) they took over 6 s.
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_millis(4500), "{elapsed:?}");
+    p.close(WAIT);
+}
+
+#[test]
+fn a_shard_over_its_rate_sends_in_batches_not_record_by_record() {
+    let fake = FakeKinesis::new(even_shards(1));
+    // 100 % of the shard's limit: 1000 records at once, then 1000 per second.
+    let p = producer(&fake, r#"{"aggregation_enabled": false, "rate_limit": 100}"#);
+    let started = Instant::now();
+    let outcomes = p.submit(records("s", 2500, 10), WAIT).unwrap().wait_outcomes(WAIT).unwrap();
+    assert!(outcomes.iter().all(Outcome::is_delivered));
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(1300), "the limit held records back: {elapsed:?}");
+    // The 1500 records held back leave every 50 ms or so: about 30 requests, not one each.
+    let puts = fake.put_calls.load(Ordering::SeqCst);
+    assert!(puts <= 60, "{puts} PutRecords requests for 2500 records");
     p.close(WAIT);
 }
 

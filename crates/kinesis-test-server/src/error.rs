@@ -66,6 +66,18 @@ impl ServiceError {
         Self::new(400, "ProvisionedThroughputExceededException", message)
     }
 
+    /// 400 AccessDeniedException for an operation on a stream the caller may not use.
+    pub fn access_denied(operation: &str, stream: &str) -> Self {
+        Self::new(
+            400,
+            "AccessDeniedException",
+            format!(
+                "User: arn:aws:iam::{ACCOUNT_ID}:user/test is not authorized to perform: kinesis:{operation} \
+                 on resource: stream/{stream} because no identity-based policy allows the kinesis:{operation} action"
+            ),
+        )
+    }
+
     /// 500 InternalFailure.
     pub fn internal_failure() -> Self {
         Self::new(500, "InternalFailure", "Internal service failure.")

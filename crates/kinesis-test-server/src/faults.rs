@@ -37,6 +37,9 @@ pub struct Faults {
     /// Operations the request-level faults apply to, e.g. `["PutRecords", "ListShards"]`;
     /// `["*"]` means all. Empty means PutRecords and PutRecord.
     pub operations: Vec<String>,
+    /// Streams the caller may not use: every request naming one is answered with HTTP 400
+    /// AccessDeniedException (whatever `operations` says).
+    pub denied_streams: Vec<String>,
 }
 
 /// Per-shard write limits, as token buckets that start full and hold one second of rate.

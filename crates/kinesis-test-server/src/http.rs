@@ -81,7 +81,10 @@ pub(crate) async fn handle(
         return Ok(error_response(&error, request_number));
     }
 
-    let result = api::dispatch(state, operation, &body, &mut dice);
+    let result = match api::access_denied(&faults.denied_streams, operation, &body) {
+        Some(denied) => Err(denied),
+        None => api::dispatch(state, operation, &body, &mut dice),
+    };
     if fault == RequestFault::CommitThenDrop {
         state.counters.fault(FaultKind::CommitThenDrop, 1);
         connection.drop_connection();

@@ -97,6 +97,16 @@ pub(crate) fn dispatch(
     }
 }
 
+/// AccessDeniedException when the request names one of the `denied` streams.
+pub(crate) fn access_denied(denied: &[String], operation: Operation, body: &[u8]) -> Option<ServiceError> {
+    if denied.is_empty() {
+        return None;
+    }
+    let stream: StreamRef = serde_json::from_slice(body).ok()?;
+    let name = stream.resolve().ok()?;
+    denied.iter().any(|d| d == name).then(|| ServiceError::access_denied(operation.name(), name))
+}
+
 /// Parses a JSON request body; malformed JSON is a SerializationException.
 fn parse<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ServiceError> {
     serde_json::from_slice(body).map_err(|e| ServiceError::serialization(e.to_string()))
@@ -131,6 +141,19 @@ impl StreamRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn denied_streams_are_refused_by_name_or_arn() {
+        let denied = vec!["secret".to_string()];
+        let by_name = br#"{"StreamName":"secret","Records":[]}"#;
+        let error = access_denied(&denied, Operation::PutRecords, by_name).expect("denied");
+        assert_eq!(error.error_type, "AccessDeniedException");
+        assert!(error.message.contains("kinesis:PutRecords"), "{}", error.message);
+        let by_arn = br#"{"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/secret"}"#;
+        assert!(access_denied(&denied, Operation::ListShards, by_arn).is_some());
+        assert!(access_denied(&denied, Operation::PutRecords, br#"{"StreamName":"open"}"#).is_none());
+        assert!(access_denied(&[], Operation::PutRecords, by_name).is_none());
+    }
 
     #[test]
     fn targets() {

@@ -153,6 +153,8 @@ class LogStash::Outputs::Kinesis < LogStash::Outputs::Base
 
   # Longest wait at close for records still in flight.
   MAX_CLOSE_TIMEOUT_MS = 60_000
+  # How often close looks whether the producer has drained.
+  DRAIN_POLL_S = 0.05
 
   def register
     check_options!
@@ -181,6 +183,7 @@ class LogStash::Outputs::Kinesis < LogStash::Outputs::Base
     @closed = false
     note_ignored_options
     warn_if_one_shard
+    warn_if_certificates_unchecked
   end
 
   # Resolves stream and partition key before encoding, as the old gem did, so that codecs can
@@ -206,8 +209,9 @@ class LogStash::Outputs::Kinesis < LogStash::Outputs::Base
       @closed = true
     end
     begin
+      left_ms = drain(close_timeout_ms)
       read_final_totals
-      failed = @producer.close(close_timeout_ms)
+      failed = @producer.close(left_ms)
       if failed && failed > 0
         logger.warn("Closed the Kinesis producer before every record had an outcome",
                     :records_failed => failed, :delivery => @delivery)
@@ -221,17 +225,26 @@ class LogStash::Outputs::Kinesis < LogStash::Outputs::Base
 
   def send_encoded(pairs, routes)
     records = []
-    unroutable = {}.compare_by_identity
+    unsendable = {}.compare_by_identity
     pairs.each do |event, payload|
       route = routes[event] ||= @routing.resolve(event)
-      if route.problem
-        unroutable[event] = route
+      record = Record.new(event, route, payload)
+      problem = route.problem || size_problem(record)
+      if problem
+        unsendable[event] = [problem, route.partition_key]
       else
-        records << Record.new(event, route, payload)
+        records << record
       end
     end
     @sender.deliver(records)
-    unroutable.each { |event, route| @dead_letters.fail(event, route.problem, :partition_key => route.partition_key) }
+    unsendable.each { |event, (problem, key)| @dead_letters.fail(event, problem, :partition_key => key) }
+  end
+
+  # Oversized events fail here, with the plugin's option in the reason.
+  def size_problem(record)
+    size = record.size
+    return nil if size <= @max_record_size
+    "event is #{size} bytes encoded (data plus partition key), more than max_record_size (#{@max_record_size})"
   end
 
   def at_most_once?
@@ -283,6 +296,12 @@ class LogStash::Outputs::Kinesis < LogStash::Outputs::Base
     logger.debug("Could not count the shards of the stream", :stream => @routing.static_stream, :error => e.message)
   end
 
+  def warn_if_certificates_unchecked
+    return if @verify_certificate
+    logger.warn("TLS certificates of the Kinesis endpoint are not verified (verify_certificate => false): anyone " \
+                "on the network path can read and change what is sent; use this only with a local test endpoint")
+  end
+
   def dlq_writer
     return nil unless respond_to?(:execution_context) && execution_context
     execution_context.respond_to?(:dlq_writer) ? execution_context.dlq_writer : nil
@@ -295,6 +314,22 @@ class LogStash::Outputs::Kinesis < LogStash::Outputs::Base
     pipeline.respond_to?(:shutdown_requested?) && pipeline.shutdown_requested? ? true : false
   rescue StandardError
     false
+  end
+
+  # Sends what is buffered and waits, up to timeout_ms, until every record has its outcome, so
+  # that the final totals are complete; returns the time left.
+  def drain(timeout_ms)
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC, :millisecond) + timeout_ms
+    @producer.flush
+    loop do
+      left = deadline - Process.clock_gettime(Process::CLOCK_MONOTONIC, :millisecond)
+      records, = @producer.outstanding
+      return [left, 0].max if records.zero? || left <= 0
+      sleep(DRAIN_POLL_S)
+    end
+  rescue StandardError => e
+    logger.debug("Could not drain the producer before closing it", :error => e.message)
+    timeout_ms
   end
 
   # The engine's totals can only be read while it is open.

@@ -119,7 +119,8 @@ RSpec.describe LogStash::Outputs::Kinesis, "delivery" do
       expect(dead_letters.size).to eq(1)
       entry = dead_letters.first
       expect(entry.event["message"]).to eq("bad")
-      expect(entry.reason).to include("ResourceNotFoundException", "Stream logs under account 1 not found.", "\"logs\"", "3 attempts")
+      expect(entry.reason).to eq('Not delivered to Kinesis: ResourceNotFoundException: Stream logs under account 1 not found. ' \
+                                 '(stream "logs", 3 attempts)')
       expect(entry.plugin_type).to eq("output")
       expect(plugin_metric(:events_failed)).to eq(1)
       expect(plugin_metric(:events_dead_lettered)).to eq(1)
@@ -149,9 +150,26 @@ RSpec.describe LogStash::Outputs::Kinesis, "delivery" do
       plugin.multi_receive([big, bad_key, event])
       reasons = dead_letters.map(&:reason)
       expect(reasons.size).to eq(2)
-      expect(reasons[0]).to include("RecordTooLarge")
-      expect(reasons[1]).to include("InvalidExplicitHashKey")
+      expect(reasons).to include(a_string_including("InvalidExplicitHashKey"))
+      expect(reasons).to include(a_string_matching(/event is \d+ bytes encoded .*max_record_size \(1048576\)/))
       expect(plugin_metric(:events_delivered)).to eq(1)
+    end
+
+    it "refuse an oversized event before the producer sees it, naming max_record_size" do
+      plugin = registered_plugin({ "max_record_size" => "2 MiB" }, dlq: true)
+      fits = event("message" => "x" * (1024 * 1024 + 10))
+      big = event("message" => "x" * (2 * 1024 * 1024))
+      plugin.multi_receive([fits, big])
+      expect(producer.records.size).to eq(1)
+      expect(dead_letters.map(&:reason)).to match([a_string_including("max_record_size (2097152)")])
+    end
+
+    it "dead-letter a partition key over 256 characters instead of cutting it; the rest goes on" do
+      plugin = registered_plugin({ "event_partition_keys" => ["[k]"] }, dlq: true)
+      plugin.multi_receive([event("k" => "a"), event("k" => "b" * 300), event("k" => "c")])
+      expect(producer.records.map(&:partition_key)).to eq(["-a", "-c"])
+      expect(dead_letters.size).to eq(1)
+      expect(dead_letters.first.reason).to include('event_partition_keys field "[k]"', "301 characters", "256")
     end
 
     it "never send an event to an unresolved stream name: it is dead-lettered and the rest goes on" do
@@ -227,6 +245,30 @@ RSpec.describe LogStash::Outputs::Kinesis, "delivery" do
       expect(plugin_metric(:kinesis_requests)).to eq(1)
     end
 
+    it "keeps the pending gauges fresh while a batch waits for Kinesis" do
+      plugin = registered_plugin
+      producer.hold!
+      worker = run_in_thread { plugin.multi_receive([event, event]) }
+      eventually { plugin_metric(:events_pending) == 2 }
+      producer.complete_held!
+      worker.join
+      expect(plugin_metric(:events_pending)).to eq(0)
+    end
+
+    it "reads the engine totals less often when reading them is slow (many streams and shards)" do
+      plugin = registered_plugin
+      calls = 0
+      allow(producer).to receive(:metrics).and_wrap_original do |original|
+        calls += 1
+        sleep 0.06 # 60 ms a read: at most one read per 1.2 s
+        original.call
+      end
+      plugin.multi_receive([event])
+      sleep 1.05
+      plugin.multi_receive([event])
+      expect(calls).to eq(1)
+    end
+
     it "shows pending events while the producer holds them" do
       plugin = registered_plugin("delivery" => "at_most_once")
       producer.hold!
@@ -259,6 +301,20 @@ RSpec.describe LogStash::Outputs::Kinesis, "delivery" do
       expect(producer.close_timeouts).to eq([30_000 + 1000])
       registered_plugin("delivery" => "at_most_once", "record_ttl" => 600_000).do_close
       expect(producer.close_timeouts).to eq([60_000])
+    end
+
+    it "drains before reading the final totals, so records sent during close are counted" do
+      plugin = registered_plugin("delivery" => "at_most_once")
+      producer.hold!
+      plugin.multi_receive([event, event])
+      Thread.new do
+        sleep 0.2
+        producer.complete_held!
+      end
+      plugin.do_close
+      expect(plugin_metric(:kinesis_records)).to eq(2)
+      expect(producer.flushes).to include(nil)
+      expect(producer.close_calls).to eq(1)
     end
 
     it "frees the producer even when its final totals cannot be read" do

@@ -52,13 +52,20 @@ RSpec.describe LogStash::Outputs::Kinesis::EventRouting do
       expect(key_for({ "a" => [], "h" => {}, "b" => "x" }, keys)).to eq("-x")
     end
 
-    it "cuts keys to Kinesis's 256 characters, counting characters not bytes" do
-      key = key_for({ "v" => "x" * 300 }, event_partition_keys: ["[v]"])
-      expect(key).to eq("-" + "x" * 255)
-      wide = key_for({ "v" => "é" * 300 }, event_partition_keys: ["[v]"])
-      expect(wide.length).to eq(256)
-      expect(wide.bytesize).to eq(1 + 255 * 2)
-      expect(key_for({ "v" => "y" * 300 }, partition_key_format: "%{v}").length).to eq(256)
+    it "never cuts a key over Kinesis's 256 characters: the route carries a problem naming its source" do
+      route = routing(event_partition_keys: ["[v]"]).resolve(LogStash::Event.new("v" => "x" * 300))
+      expect(route.stream).to be_nil
+      expect(route.partition_key).to eq("-" + "x" * 300)
+      expect(route.problem).to eq('partition key from event_partition_keys field "[v]" has 301 characters; ' \
+                                  "Kinesis takes 1 to 256")
+      formatted = routing(partition_key_format: "%{v}").resolve(LogStash::Event.new("v" => "y" * 257))
+      expect(formatted.problem).to include('partition_key "%{v}"', "257 characters")
+    end
+
+    it "counts characters, not bytes, against the 256 limit" do
+      wide = routing(event_partition_keys: ["[v]"]).resolve(LogStash::Event.new("v" => "é" * 255))
+      expect(wide.problem).to be_nil
+      expect(wide.partition_key.bytesize).to eq(1 + 255 * 2)
     end
 
     it "is a fresh UUID v4 per event when randomized, whatever else is set" do

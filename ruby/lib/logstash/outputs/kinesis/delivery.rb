@@ -25,7 +25,10 @@ class LogStash::Outputs::Kinesis
     def deliver(records)
       return if records.empty?
       packed = BatchPacker.pack(records)
-      batch = @backpressure.submit(packed) { hand_back(records) if @shutdown.hand_back_now? }
+      batch = @backpressure.submit(packed) do
+        @metrics.refresh(@producer)
+        hand_back(records) if @shutdown.hand_back_now?
+      end
       if @reaper
         @reaper.track(batch, records)
       else
@@ -43,6 +46,8 @@ class LogStash::Outputs::Kinesis
       outcomes = nil
       begin
         until @producer.await(batch, AWAIT_SLICE_MS)
+          # While Kinesis keeps the batch waiting, the pending gauges must not go stale.
+          @metrics.refresh(@producer)
           break if @shutdown.hand_back_now?
         end
         outcomes = @producer.outcomes(batch)

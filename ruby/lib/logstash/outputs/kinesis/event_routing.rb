@@ -7,7 +7,9 @@ class LogStash::Outputs::Kinesis
   #
   # Partition keys follow the old gem: a random UUID when randomized, else "-" + the first
   # non-empty field of event_partition_keys, else "-". A partition_key format, when set, comes
-  # before event_partition_keys. The key is stored in [@metadata][partition_key].
+  # before event_partition_keys. The key is stored in [@metadata][partition_key]. A key longer
+  # than Kinesis takes is never cut (that would send the event to another shard than its key
+  # says): the event fails with a reason naming where the key came from.
   class EventRouting
     # Where one event goes; `problem` is set (and `stream` nil) when it cannot be sent.
     Route = Struct.new(:stream, :partition_key, :explicit_hash_key, :problem)
@@ -41,27 +43,27 @@ class LogStash::Outputs::Kinesis
 
     # Resolves one event and stores its partition key in [@metadata][partition_key].
     def resolve(event)
-      key = partition_key(event)
+      key, source = partition_key(event)
       event.set(METADATA_FIELD, key)
       stream = @static_stream || event.sprintf(@stream_format)
-      problem = stream_problem(stream)
+      problem = stream_problem(stream) || key_problem(key, source)
       return Route.new(nil, key, nil, problem) if problem
       Route.new(stream, key, explicit_hash_key(event), nil)
     end
 
     private
 
+    # [key, where it came from (for messages)].
     def partition_key(event)
-      return SecureRandom.uuid if @randomized
-      key = formatted_key(event) || key_from_fields(event) || DEFAULT_KEY
-      key.length > MAX_KEY_CHARS ? key[0, MAX_KEY_CHARS] : key
+      return [SecureRandom.uuid, nil] if @randomized
+      formatted_key(event) || key_from_fields(event) || [DEFAULT_KEY, nil]
     end
 
     # The partition_key format; nil (fall back to the old rules) when empty or unresolved.
     def formatted_key(event)
       return nil unless @partition_key_format
       key = event.sprintf(@partition_key_format)
-      key.empty? || key =~ UNRESOLVED_REFERENCE ? nil : key
+      key.empty? || key =~ UNRESOLVED_REFERENCE ? nil : [key, "partition_key #{@partition_key_format.inspect}"]
     end
 
     def key_from_fields(event)
@@ -69,9 +71,14 @@ class LogStash::Outputs::Kinesis
         value = event.get(field)
         next if value.nil? || (value.respond_to?(:empty?) && value.empty?)
         text = FieldText.of(value)
-        return DEFAULT_KEY + text unless text.empty?
+        return [DEFAULT_KEY + text, "event_partition_keys field #{field.inspect}"] unless text.empty?
       end
       nil
+    end
+
+    def key_problem(key, source)
+      return nil if key.length <= MAX_KEY_CHARS
+      "partition key from #{source} has #{key.length} characters; Kinesis takes 1 to #{MAX_KEY_CHARS}"
     end
 
     # Routes by the partition key's MD5 when the format yields nothing.

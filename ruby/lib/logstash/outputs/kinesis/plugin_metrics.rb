@@ -5,8 +5,10 @@ class LogStash::Outputs::Kinesis
   # (`pipelines.<id>.plugins.outputs[].kinesis`).
   class PluginMetrics
     NAMESPACE = :kinesis
-    # Reading the engine's totals parses JSON; do it at most this often.
+    # Reading the engine's totals parses JSON; do it at most this often...
     ENGINE_REFRESH_MS = 1000
+    # ...and, as the JSON grows with streams and shards, keep its cost under 1/20 of the time.
+    ENGINE_REFRESH_COST_SHARE = 20
 
     def initialize(metric)
       @metric = metric.namespace(NAMESPACE)
@@ -61,8 +63,9 @@ class LogStash::Outputs::Kinesis
       begin
         now = Process.clock_gettime(Process::CLOCK_MONOTONIC, :millisecond)
         return if !force && now < @next_engine_refresh
-        @next_engine_refresh = now + ENGINE_REFRESH_MS
         totals = producer.metrics
+        cost = Process.clock_gettime(Process::CLOCK_MONOTONIC, :millisecond) - now
+        @next_engine_refresh = now + [ENGINE_REFRESH_MS, cost * ENGINE_REFRESH_COST_SHARE].max
         @metric.gauge(:kinesis_records, total(totals, "KinesisRecordsPut", "sum"))
         @metric.gauge(:kinesis_requests, total(totals, "RequestTime", "count"))
       ensure

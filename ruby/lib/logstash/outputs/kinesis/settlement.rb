@@ -33,7 +33,8 @@ class LogStash::Outputs::Kinesis
     # The dead letter reason: the engine's error code and message, the stream and the attempts.
     def self.reason(stream, attempts, code, message)
       tries = attempts == 1 ? "1 attempt" : "#{attempts} attempts"
-      "Kinesis did not accept the record: #{code || 'Unknown'}: #{message || 'no message'} " \
+      # Not always Kinesis's refusal (a record can fail before it is sent): say what happened.
+      "Not delivered to Kinesis: #{code || 'Unknown'}: #{message || 'no message'} " \
         "(stream #{stream.inspect}, #{tries})"
     end
   end
