@@ -148,10 +148,4 @@ RSpec.describe LogStash::Outputs::Kinesis::Producer do
   it "does not know shard counts yet" do
     expect(adapter.shard_count("logs")).to be_nil
   end
-
-  it "looks for the native library inside the gem, per platform" do
-    path = described_class.native_library_path
-    expect(path).to start_with(File.expand_path("../../../vendor/native/", __dir__))
-    expect(path).to end_with("/libkinesis_producer_jni.so")
-  end
 end
