@@ -1,3 +1,7 @@
+# The native libraries `gradle gem` vendored, one "<platform> (<libc>)" per line.
+native_platforms_file = File.expand_path("vendor/native/platforms.txt", __dir__)
+native_platforms = File.exist?(native_platforms_file) ? File.readlines(native_platforms_file).map(&:strip).reject(&:empty?) : []
+
 Gem::Specification.new do |s|
   s.name          = "logstash-output-kinesis"
   s.version       = "6.0.0"
@@ -24,6 +28,9 @@ Gem::Specification.new do |s|
 
   # Tells Logstash that this gem is a plugin, and of which kind.
   s.metadata = { "logstash_plugin" => "true", "logstash_group" => "output" }
+  # The JVM platforms the vendored native library supports (the gem itself is platform java).
+  s.metadata["supported_platforms"] = native_platforms.empty? ? "none (build the gem with gradle gem)" : native_platforms.join(", ")
+  s.requirements << "a JVM on #{native_platforms.empty? ? 'a platform with a vendored native library' : native_platforms.join(' or ')}"
 
   s.add_runtime_dependency "logstash-core-plugin-api", ">= 1.60", "<= 2.99"
   s.add_runtime_dependency "logstash-codec-json"

@@ -5,5 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
 gradle -q --no-daemon -p "$root" assemble
+# The shipped library (gradle/native.gradle) and the test server built with it.
 exec jruby "$root/tests/jni/bench.rb" "$root/build/libs/kinesis-producer-bridge.jar" \
-    "$target/release/libkinesis_producer_jni.so" "$target/release/kinesis-test-server" "$@"
+    "$root/build/native/linux-x86_64/libkinesis_producer_jni.so" \
+    "$target/x86_64-unknown-linux-gnu/release/kinesis-test-server" "$@"

@@ -8,7 +8,10 @@
 # and .tools/jruby: jruby-complete jars (Maven Central) of the JRuby lines other Logstash
 # releases bundle, to run the gem's specs on them.
 #
-# Usage: tests/tools/setup.sh [system] [node] [python] [jruby]     (no argument: all)
+# and .tools/cargo/bin/cargo-zigbuild (crates.io, unless that version is on PATH) with zig from
+# the ziglang wheel in .tools/venv: they build the shipped native library for glibc 2.17.
+#
+# Usage: tests/tools/setup.sh [system] [node] [python] [jruby] [zig]     (no argument: all)
 #
 # Idempotent: each part records a checksum of its pin files and is skipped
 # while they are unchanged and the install is intact.
@@ -145,9 +148,34 @@ install_jruby_jars() {
   done
 }
 
+# cargo-zigbuild, pinned; zig itself is the ziglang wheel of requirements.txt (part python).
+CARGO_ZIGBUILD_VERSION=0.24.1
+
+install_zigbuild() {
+  local candidate
+  for candidate in "$TOOLS_DIR/cargo/bin/cargo-zigbuild" "$(command -v cargo-zigbuild || true)"; do
+    if [[ -n "$candidate" && -x "$candidate" ]] &&
+      [[ "$("$candidate" --version 2>/dev/null)" == "cargo-zigbuild $CARGO_ZIGBUILD_VERSION" ]]; then
+      log "cargo-zigbuild $CARGO_ZIGBUILD_VERSION present ($candidate)"
+      return
+    fi
+  done
+  command -v cargo >/dev/null || die "cargo not found (needed to install cargo-zigbuild)"
+  log "installing cargo-zigbuild $CARGO_ZIGBUILD_VERSION into $TOOLS_DIR/cargo (cargo install, a few minutes)"
+  cargo install --quiet --locked --version "$CARGO_ZIGBUILD_VERSION" --root "$TOOLS_DIR/cargo" cargo-zigbuild >&2
+  [[ "$("$TOOLS_DIR/cargo/bin/cargo-zigbuild" --version)" == "cargo-zigbuild $CARGO_ZIGBUILD_VERSION" ]] \
+    || die "cargo-zigbuild $CARGO_ZIGBUILD_VERSION missing after cargo install"
+}
+
+install_zig() {
+  install_python_tools
+  "$VENV_DIR/bin/python" -m ziglang version >/dev/null || die "zig (ziglang wheel) does not run from $VENV_DIR"
+  install_zigbuild
+}
+
 main() {
   local parts=("$@")
-  [[ ${#parts[@]} -gt 0 ]] || parts=(system node python jruby)
+  [[ ${#parts[@]} -gt 0 ]] || parts=(system node python jruby zig)
   mkdir -p "$TOOLS_DIR"
   # Serialise concurrent runs (e.g. parallel test jobs) on the same checkout.
   exec 9>"$TOOLS_DIR/.setup.lock"
@@ -159,7 +187,8 @@ main() {
       node) install_node_tools ;;
       jruby) install_jruby_jars ;;
       python) install_python_tools ;;
-      *) die "unknown part '$part' (expected: system, node, python, jruby)" ;;
+      zig) install_zig ;;
+      *) die "unknown part '$part' (expected: system, node, python, jruby, zig)" ;;
     esac
   done
   log "done"

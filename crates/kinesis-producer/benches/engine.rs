@@ -5,8 +5,14 @@
 //! ```text
 //! cargo build --release -p kinesis-test-server
 //! cargo bench -p kinesis-producer --bench engine -- [--records N] [--shards N] [--size BYTES] [--runs N]
+//!     [--case on|off:RTT_MS]... [--option NAME=VALUE]... [--no-floor] [--json]
 //! cargo bench -p kinesis-producer --bench engine -- --metrics-compare [--upload-delay MS] [--runs N] ...
 //! ```
+//!
+//! `--case` picks rows (aggregation on/off, added round-trip time), `--option` sets a producer
+//! option (e.g. `record_max_buffered_time=500`; the value is JSON, else a string), `--no-floor` skips the floor
+//! (for profiling the producer alone, see benches/profile-engine.sh), `--json` also prints each
+//! row as a `RESULT {...}` line for the benchmark scripts.
 //!
 //! `--metrics-compare` measures what uploading metrics costs: runs with `metrics_level` none
 //! and runs with detailed metrics at shard granularity, uploaded every `--upload-delay` ms
@@ -31,16 +37,56 @@ struct Options {
     shards: u32,
     size: usize,
     runs: usize,
+    cases: Vec<(bool, u64)>,
+    extra_options: serde_json::Map<String, serde_json::Value>,
+    floor: bool,
+    json: bool,
     metrics_compare: bool,
     upload_delay_ms: usize,
 }
 
 fn parse_options() -> Options {
-    let mut options =
-        Options { records: 2_000_000, shards: 64, size: 200, runs: 1, metrics_compare: false, upload_delay_ms: 1000 };
+    let mut options = Options {
+        records: 2_000_000,
+        shards: 64,
+        size: 200,
+        runs: 1,
+        cases: Vec::new(),
+        extra_options: serde_json::Map::new(),
+        floor: true,
+        json: false,
+        metrics_compare: false,
+        upload_delay_ms: 1000,
+    };
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let mut it = args.iter();
     while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--case" => {
+                let case = it.next().and_then(|v| parse_case(v)).unwrap_or_else(|| usage(flag));
+                options.cases.push(case);
+                continue;
+            }
+            "--option" => {
+                let (name, value) = it.next().and_then(|v| v.split_once('=')).unwrap_or_else(|| usage(flag));
+                let value = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::from(value));
+                options.extra_options.insert(name.to_owned(), value);
+                continue;
+            }
+            "--no-floor" => {
+                options.floor = false;
+                continue;
+            }
+            "--json" => {
+                options.json = true;
+                continue;
+            }
+            "--metrics-compare" => {
+                options.metrics_compare = true;
+                continue;
+            }
+            _ => {}
+        }
         let mut value = || it.next().and_then(|v| v.parse::<usize>().ok()).unwrap_or_else(|| usage(flag));
         match flag.as_str() {
             "--records" => options.records = value(),
@@ -48,16 +94,30 @@ fn parse_options() -> Options {
             "--size" => options.size = value(),
             "--runs" => options.runs = value().max(1),
             "--upload-delay" => options.upload_delay_ms = value().clamp(1, 60_000),
-            "--metrics-compare" => options.metrics_compare = true,
             other => usage(other),
         }
     }
+    if options.cases.is_empty() {
+        options.cases = vec![(true, 0), (false, 0), (true, 20), (false, 20)];
+    }
     options
+}
+
+/// "on:0" -> aggregation on, no added round-trip time.
+fn parse_case(text: &str) -> Option<(bool, u64)> {
+    let (aggregation, rtt) = text.split_once(':')?;
+    let aggregation = match aggregation {
+        "on" => true,
+        "off" => false,
+        _ => return None,
+    };
+    Some((aggregation, rtt.parse().ok()?))
 }
 
 fn usage(flag: &str) -> ! {
     eprintln!(
         "bad argument {flag:?}; usage: engine [--records N] [--shards N] [--size BYTES] [--runs N] \
+         [--case on|off:RTT_MS]... [--option NAME=VALUE]... [--no-floor] [--json] \
          [--metrics-compare [--upload-delay MS]]"
     );
     std::process::exit(2)
@@ -193,11 +253,14 @@ struct RunResult {
     p99_ms: f64,
     peak_rss_mib: f64,
     floor_per_million: f64,
+    /// Average PutRecords request fill: the larger of entries / collection_max_count and
+    /// bytes / collection_max_size.
+    request_fill: f64,
 }
 
 fn run(options: &Options, aggregation: bool, latency_ms: u64, metrics: Option<&CloudWatchSink>) -> RunResult {
     let server = ServerProcess::start(options.shards, latency_ms);
-    let mut json = serde_json::json!({
+    let mut settings = serde_json::json!({
         "region": "us-east-1",
         "access_key": "bench",
         "secret_key": "bench",
@@ -206,13 +269,20 @@ fn run(options: &Options, aggregation: bool, latency_ms: u64, metrics: Option<&C
         "metrics_level": "none",
     });
     if let Some(sink) = metrics {
-        json["metrics_level"] = "detailed".into();
-        json["metrics_granularity"] = "shard".into();
-        json["metrics_upload_delay"] = options.upload_delay_ms.into();
-        json["cloudwatch_endpoint"] = sink.endpoint.clone().into();
+        settings["metrics_level"] = "detailed".into();
+        settings["metrics_granularity"] = "shard".into();
+        settings["metrics_upload_delay"] = options.upload_delay_ms.into();
+        settings["cloudwatch_endpoint"] = sink.endpoint.clone().into();
     }
-    let config = Config::from_json(&json.to_string()).expect("config");
+    if let Some(map) = settings.as_object_mut() {
+        map.extend(options.extra_options.clone());
+    }
+    let config = Config::from_json(&settings.to_string()).unwrap_or_else(|e| {
+        eprintln!("invalid producer options: {e}");
+        std::process::exit(2)
+    });
     let aggregation_max_size = config.aggregation_max_size as f64;
+    let collection_limits = (config.collection_max_count as f64, config.effective_collection_max_size() as f64);
     let producer = Producer::new(config).expect("producer");
     let payload = Bytes::from(vec![b'x'; options.size]);
     reset_peak_rss();
@@ -271,7 +341,13 @@ fn run(options: &Options, aggregation: bool, latency_ms: u64, metrics: Option<&C
         p50_ms: percentile(0.5),
         p99_ms: percentile(0.99),
         peak_rss_mib: peak,
-        floor_per_million: floor_cpu(options, aggregation, kinesis_bytes as usize) / millions,
+        request_fill: (kinesis_records / requests as f64 / collection_limits.0)
+            .max(kinesis_bytes / requests as f64 / collection_limits.1),
+        floor_per_million: if options.floor {
+            floor_cpu(options, aggregation, kinesis_bytes as usize) / millions
+        } else {
+            f64::NAN
+        },
     }
 }
 
@@ -361,8 +437,11 @@ fn main() {
         "engine benchmark: {} records of {} bytes, random partition keys, {} shards, {} run(s) per row (median)",
         options.records, options.size, options.shards, options.runs
     );
+    if !options.extra_options.is_empty() {
+        println!("producer options: {}", serde_json::Value::Object(options.extra_options.clone()));
+    }
     println!(
-        "{:<12} {:>6} {:>12} {:>10} {:>8} {:>11} {:>10} {:>6} {:>8} {:>8} {:>9}",
+        "{:<12} {:>6} {:>12} {:>10} {:>8} {:>11} {:>10} {:>6} {:>8} {:>8} {:>8} {:>9}",
         "aggregation",
         "rtt_ms",
         "records/s",
@@ -372,17 +451,18 @@ fn main() {
         "kin_rec/M",
         "req/M",
         "fill",
+        "req_fill",
         "p50_ms",
         "p99_ms"
     );
     let mut rss = Vec::new();
-    for (aggregation, latency) in [(true, 0), (false, 0), (true, 20), (false, 20)] {
+    for &(aggregation, latency) in &options.cases {
         let results: Vec<RunResult> = (0..options.runs).map(|_| run(&options, aggregation, latency, None)).collect();
         let pick = |f: fn(&RunResult) -> f64| median(&mut results.iter().map(f).collect::<Vec<_>>());
         let cpu = pick(|r| r.cpu_per_million);
         let floor = pick(|r| r.floor_per_million);
         println!(
-            "{:<12} {:>6} {:>12.0} {:>10.2} {:>8.2} {:>11.2} {:>10.0} {:>6.0} {:>8.3} {:>8.1} {:>9.1}",
+            "{:<12} {:>6} {:>12.0} {:>10.2} {:>8.2} {:>11.2} {:>10.0} {:>6.0} {:>8.3} {:>8.3} {:>8.1} {:>9.1}",
             if aggregation { "on" } else { "off" },
             latency,
             pick(|r| r.records_per_sec),
@@ -392,10 +472,47 @@ fn main() {
             pick(|r| r.kinesis_records_per_million),
             pick(|r| r.requests_per_million),
             pick(|r| r.aggregate_fill),
+            pick(|r| r.request_fill),
             pick(|r| r.p50_ms),
             pick(|r| r.p99_ms),
         );
         rss.push(pick(|r| r.peak_rss_mib));
+        if options.json {
+            print_json_row(&options, aggregation, latency, &results);
+        }
     }
     println!("peak RSS per row (MiB, benchmark process): {:?}", rss.iter().map(|r| r.round()).collect::<Vec<_>>());
+}
+
+/// One row as a `RESULT {...}` line (medians), for the benchmark scripts.
+fn print_json_row(options: &Options, aggregation: bool, latency_ms: u64, results: &[RunResult]) {
+    let pick = |f: fn(&RunResult) -> f64| {
+        let value = median(&mut results.iter().map(f).collect::<Vec<_>>());
+        if value.is_finite() {
+            serde_json::json!(value)
+        } else {
+            serde_json::Value::Null
+        }
+    };
+    let row = serde_json::json!({
+        "records": options.records,
+        "size": options.size,
+        "shards": options.shards,
+        "runs": results.len(),
+        "aggregation": aggregation,
+        "rtt_ms": latency_ms,
+        "options": options.extra_options,
+        "records_per_sec": pick(|r| r.records_per_sec),
+        "cpu_s_per_million": pick(|r| r.cpu_per_million),
+        "floor_s_per_million": pick(|r| r.floor_per_million),
+        "cpu_over_floor": pick(|r| r.cpu_per_million / r.floor_per_million),
+        "kinesis_records_per_million": pick(|r| r.kinesis_records_per_million),
+        "requests_per_million": pick(|r| r.requests_per_million),
+        "aggregate_fill": pick(|r| r.aggregate_fill),
+        "request_fill": pick(|r| r.request_fill),
+        "p50_ms": pick(|r| r.p50_ms),
+        "p99_ms": pick(|r| r.p99_ms),
+        "peak_rss_mib": pick(|r| r.peak_rss_mib),
+    });
+    println!("RESULT {row}");
 }

@@ -58,12 +58,24 @@ fn decimal_len(mut n: u128) -> usize {
     digits
 }
 
-/// Key for de-duplicating partition keys: FNV-1a of the key (a collision only costs a
-/// duplicate table entry, never a wrong one, since hits are compared in full).
+/// Key for de-duplicating partition keys: a multiplicative hash of the key, eight bytes at a
+/// time (a collision only costs a duplicate table entry, never a wrong one, since hits are
+/// compared in full).
 fn partition_key_lookup(partition_key: &str) -> u128 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in partition_key.as_bytes() {
-        h = (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let bytes = partition_key.as_bytes();
+    let mut h = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut word = [0u8; 8];
+        word[..rest.len()].copy_from_slice(rest);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(K);
     }
     u128::from(h)
 }
@@ -161,7 +173,10 @@ impl Aggregator {
             return None;
         }
         let data = if self.members.len() == 1 { self.members[0].data.clone() } else { Bytes::from(self.encode()) };
-        let members = std::mem::take(&mut self.members);
+        // The next aggregate likely holds as many records: start it at that capacity rather
+        // than growing (and copying) the member list again.
+        let capacity = self.members.len();
+        let members = std::mem::replace(&mut self.members, Vec::with_capacity(capacity));
         self.indices.clear();
         self.pk_table.clear();
         self.pk_lookup.clear();
@@ -325,6 +340,18 @@ pub(crate) mod tests {
             agg.try_add(pending(&format!("k{i}"), None, b"x"), 1000, 3).unwrap();
         }
         assert!(agg.try_add(pending("k", None, b"x"), 1000, 3).is_err());
+    }
+
+    #[test]
+    fn next_aggregate_starts_with_room_for_as_many_records() {
+        let mut agg = Aggregator::default();
+        for i in 0..150 {
+            agg.try_add(pending(&format!("k{i}"), None, b"x"), 1 << 20, u64::MAX).unwrap();
+        }
+        let (_, members) = agg.finish().unwrap();
+        assert_eq!(members.len(), 150);
+        assert!(agg.is_empty());
+        assert!(agg.members.capacity() >= 150, "member list regrows: {}", agg.members.capacity());
     }
 
     #[test]

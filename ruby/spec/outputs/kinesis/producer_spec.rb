@@ -156,10 +156,4 @@ RSpec.describe LogStash::Outputs::Kinesis::Producer do
     expect(native.calls.last).to eq([:open_shard_count, "logs", described_class::SHARD_COUNT_TIMEOUT_MS])
     expect { adapter.shard_count("absent") }.to raise_error(described_class::Failure, /shards of absent: ResourceNotFoundException/)
   end
-
-  it "looks for the native library inside the gem, per platform" do
-    path = described_class.native_library_path
-    expect(path).to start_with(File.expand_path("../../../vendor/native/", __dir__))
-    expect(path).to end_with("/libkinesis_producer_jni.so")
-  end
 end

@@ -1,6 +1,7 @@
 # encoding: utf-8
 require "java"
 require "json"
+require "logstash/outputs/kinesis/native_library"
 
 class LogStash::Outputs::Kinesis
   # The only place that calls the native bridge (Java class kinesis.producer.bridge.NativeProducer).
@@ -13,9 +14,6 @@ class LogStash::Outputs::Kinesis
 
     BRIDGE_CLASS = "kinesis.producer.bridge.NativeProducer".freeze
     GEM_ROOT = File.expand_path("../../../../..", __FILE__)
-    # The native library ships inside the gem; it is never extracted to /tmp.
-    NATIVE_LIBRARY_DIR = File.join(GEM_ROOT, "vendor", "native")
-    NATIVE_LIBRARY = "libkinesis_producer_jni.so".freeze
     LOAD_LOCK = Mutex.new
     # Register asks for the shard count only to warn; it must not hold start-up for long.
     SHARD_COUNT_TIMEOUT_MS = 5_000
@@ -25,20 +23,13 @@ class LogStash::Outputs::Kinesis
       LOAD_LOCK.synchronize do
         @bridge ||= begin
           require "logstash-output-kinesis_jars"
+          # Found before the jar's class is touched: an unsupported platform fails with the reason.
+          library = NativeLibrary.path
           klass = JavaUtilities.get_proxy_class(BRIDGE_CLASS)
-          klass.load(native_library_path)
+          klass.load(library)
           klass
         end
       end
-    end
-
-    # vendor/native/<os>-<arch>/libkinesis_producer_jni.so for this JVM's platform.
-    def self.native_library_path
-      os = java.lang.System.getProperty("os.name").downcase.split.first
-      arch = java.lang.System.getProperty("os.arch")
-      arch = "x86_64" if arch == "amd64"
-      arch = "aarch64" if arch == "arm64"
-      File.join(NATIVE_LIBRARY_DIR, "#{os}-#{arch}", NATIVE_LIBRARY)
     end
 
     # Creates the native producer from the engine's JSON configuration.
