@@ -54,8 +54,18 @@ def run_engine(records: int, runs: int) -> None:
     rows = result_lines(done.stdout)
     after = load()
     say(f"load after: {after}")
+    # Request fill is bounded by the time left after aggregation within record_max_buffered_time:
+    # the same aggregated run with a longer buffering time shows what the collector does then.
+    longer = command[:-1] + ["--case", "on:0", "--option", "record_max_buffered_time=500", "--json"]
+    done = subprocess.run(longer, cwd=REPO, capture_output=True, text=True)
+    sys.stdout.write("\n".join(l for l in done.stdout.splitlines() if not l.startswith("RESULT ")) + "\n")
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
+        raise SystemExit("engine benchmark failed")
+    say(f"load after: {load()}")
     save("engine", "benches/run.sh engine  (= " + " ".join(command) + ")",
-         {"records": records, "runs": runs, "rows": rows, "load_after": after})
+         {"records": records, "runs": runs, "rows": rows, "load_after": after,
+          "buffered_500": result_lines(done.stdout), "load_after_buffered_500": load()})
 
 
 def bench_binary() -> Path:

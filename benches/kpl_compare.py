@@ -49,14 +49,18 @@ def compile_driver(lib: Path, out: Path) -> str:
 def main() -> None:
     records = int(os.environ.get("BENCH_RECORDS", "1000000"))
     runs = int(os.environ.get("BENCH_RUNS", "3"))
+    # Records without an outcome the driver allows (both producers): the engine's default bound.
+    outstanding = int(os.environ.get("BENCH_OUTSTANDING", "100000"))
+    name = "kpl" if outstanding == 100000 else f"kpl-outstanding-{outstanding}"
     lib = fetch_kpl()
     say(f"KPL {KPL_VERSION} vs this producer: {records} records of 200 bytes, random partition keys, "
-        f"aggregation on, {SHARDS} shards, TLS, {runs} runs each (median); load {load()}")
+        f"aggregation on, {SHARDS} shards, TLS, at most {outstanding} without an outcome, {runs} runs each "
+        f"(median); load {load()}")
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-kpl-") as work, \
             TestServer("--stream", f"bench:{SHARDS}", "--tls") as server:
         classpath = compile_driver(lib, Path(work) / "classes")
-        java = ["java", *JVM_OPTIONS, "-cp", classpath, "ProducerComparison"]
+        java = ["java", *JVM_OPTIONS, f"-Dbench.outstanding={outstanding}", "-cp", classpath, "ProducerComparison"]
         for run in range(runs):
             pair = {"run": run + 1}
             for producer in PRODUCERS:
@@ -91,8 +95,9 @@ def main() -> None:
     say(f"this producer / KPL (median of per-run ratios): CPU per record {summary['cpu_ratio']:.3f}, "
         f"peak RSS {summary['rss_ratio']:.3f} (above the driver's baseline: {summary['producer_rss_ratio']:.3f}), "
         f"records/s {summary['throughput_ratio']:.2f}")
-    save("kpl", "benches/run.sh kpl", {"kpl_version": KPL_VERSION, "records": records, "shards": SHARDS,
-                                        "jvm_options": JVM_OPTIONS, "summary": summary, "runs": rows,
+    save(name, "benches/run.sh kpl", {"kpl_version": KPL_VERSION, "records": records, "shards": SHARDS,
+                                      "max_outstanding": outstanding,
+                                      "jvm_options": JVM_OPTIONS, "summary": summary, "runs": rows,
                                         "load_after": load()})
 
 

@@ -34,8 +34,8 @@ import software.amazon.kinesis.producer.UserRecordResult;
  * </pre>
  */
 public final class ProducerComparison {
-    /** Records without an outcome the driver allows, for both producers (the engine's default bound). */
-    private static final int MAX_OUTSTANDING = 100_000;
+    /** Records without an outcome the driver allows, for both producers (default: the engine's bound). */
+    private static final int MAX_OUTSTANDING = Integer.getInteger("bench.outstanding", 100_000);
     private static final int BATCH = 500;
 
     private ProducerComparison() {}
@@ -77,9 +77,9 @@ public final class ProducerComparison {
         System.out.printf(Locale.ROOT,
                 "RESULT {\"producer\":\"%s\",\"records\":%d,\"size\":%d,\"records_per_sec\":%.0f,"
                         + "\"cpu_s_per_million\":%.3f,\"peak_rss_mib\":%.1f,\"jvm_peak_rss_mib\":%.1f,"
-                        + "\"processes\":%d}%n",
+                        + "\"processes\":%d,\"max_outstanding\":%d}%n",
                 producer, records, size, records / seconds, cpu / (records / 1e6), peakRss, jvmPeakRss,
-                processes.size());
+                processes.size(), MAX_OUTSTANDING);
     }
 
     /** Sends N records and returns when each has its outcome; fails if any was not delivered. */
