@@ -47,6 +47,7 @@ class Schedule:
 
     def start(self):
         self.started = time.monotonic()
+        self.started_ms = time.time() * 1000
         self.thread.start()
         return self
 
@@ -107,13 +108,14 @@ def throttling(ctx):
     """1. Sustained throttling: per-shard limits 1000 records/s and 1 MiB/s, 3x that offered, 16 s per case (issue: 60 s)."""
     duration = 16
     cases = [
-        # name, shards, aggregation, payload bytes, offered events/s: 3x the byte limit of all shards
-        ("1a throttling, aggregated (byte limit)", "throttle-agg", 2, True, 8 * 1024, 3 * 2 * MIB / (8 * 1024)),
+        # name, shards, aggregation, payload bytes, events/s the limits let through: 3x that is offered
+        ("1a throttling, aggregated (byte limit)", "throttle-agg", 2, True, 8 * 1024, 2 * MIB / (8 * 1024)),
         # 1 KiB records: the record and byte limits bind together
-        ("1b throttling, not aggregated (record limit)", "throttle-plain", 1, False, 1000, 3 * 1000),
+        ("1b throttling, not aggregated (record limit)", "throttle-plain", 1, False, 1000, 1000),
     ]
     accounts = []
-    for title, name, shards, aggregation, size, rate in cases:
+    for title, name, shards, aggregation, size, limit in cases:
+        rate = 3 * limit
         with server(ctx, name, [("throttled", shards)], args=["--shard-limits"]) as srv:
             runner = Runner(ctx, name, config(srv, "throttled", aggregation_enabled=aggregation),
                             duration=duration, rate=rate, message_bytes=size)
@@ -129,6 +131,10 @@ def throttling(ctx):
         offered = rate * duration
         account.check("the input was held back to the limit (less than half of the offered events went in)",
                       result["sent"] < offered / 2, f"{result['sent']} of {offered:.0f}")
+        # Without more input than the limits take, nothing here would test them.
+        account.check("the pipeline kept up more than the limits take (else the machine is too busy to test them)",
+                      result["sent"] > 0.8 * limit * duration,
+                      f"{result['sent'] / duration:.0f} events/s went in; the limits take {limit:.0f}/s")
         first = min(a[0] for a in store.arrivals)
         start_ms, end_ms = first + 5000, first + (duration - 1) * 1000
         seconds = (end_ms - start_ms) / 1000
@@ -228,11 +234,15 @@ def outage(ctx):
     unclear = [d["reason"] for d in dead if "Expired" not in d["reason"] or "record_ttl" not in d["reason"]]
     account.check("every dead letter names the cause (Expired, record_ttl, last error)", not unclear,
                   f"{len(unclear)} unclear, e.g. {unclear[:1]}")
-    # Events due after the endpoint is back (plus a second) cannot have been sent before it.
-    after = {f"{name}-{seq}" for seq in range((down_at + down_s + 1) * rate, result["sent"])}
-    late_failed = [i for i in after if i not in store.ids]
-    account.check("events after the outage are delivered without a restart", after and not late_failed,
-                  f"{len(late_failed)} of {len(after)} not delivered")
+    # Batches are handed out in sequence order: the last one went in at the end of the run,
+    # long after the endpoint was back.
+    last_batch = {f"{name}-{seq}" for seq in range(max(0, result["sent"] - 125), result["sent"])}
+    late_failed = [i for i in last_batch if i not in store.ids]
+    back_ms = schedule.started_ms + (down_at + down_s) * 1000
+    arrived_after = sum(1 for a in store.arrivals if a[0] > back_ms)
+    account.check("events flow again after the outage without a restart (the last batch delivered, records "
+                  "stored after the endpoint came back)", not late_failed and arrived_after > 0,
+                  f"{len(late_failed)} of the last batch not delivered; {arrived_after} records stored after")
     if dead:
         account.note(f"dead letter reason: {dead[0]['reason']}")
     return [account]
