@@ -126,15 +126,13 @@ def throttling(ctx):
                           runner.peak_rss_kb(), ambiguous="")
         account.check("nothing dead-lettered", result["dead_lettered"] == 0, f"{result['dead_lettered']}")
         check_kinesis_records(account, result, store)
+        # Without more input than the limits take, nothing here would test them.
         account.check("the limits were hit (throttled entries)", stats["faults"]["shard_throttled"] > 0,
-                      "no entry was throttled")
+                      f"no entry was throttled: {result['sent'] / duration:.0f} events/s went in, the limits take "
+                      f"{limit:.0f}/s (is the machine too busy?)")
         offered = rate * duration
         account.check("the input was held back to the limit (less than half of the offered events went in)",
                       result["sent"] < offered / 2, f"{result['sent']} of {offered:.0f}")
-        # Without more input than the limits take, nothing here would test them.
-        account.check("the pipeline kept up more than the limits take (else the machine is too busy to test them)",
-                      result["sent"] > 0.8 * limit * duration,
-                      f"{result['sent'] / duration:.0f} events/s went in; the limits take {limit:.0f}/s")
         first = min(a[0] for a in store.arrivals)
         start_ms, end_ms = first + 5000, first + (duration - 1) * 1000
         seconds = (end_ms - start_ms) / 1000
@@ -682,7 +680,8 @@ def soak(ctx):
     ]
     with server(ctx, name, streams) as srv:
         cfg = config(srv, "%{target}", event_partition_keys=["pk"], request_timeout=2000)
-        runner = Runner(ctx, name, cfg, duration=seconds, rate=1000, mix=os.path.join(MIXES, "soak.rb"),
+        # 400 events/s: the whole run stays in the test server's memory for the accounting.
+        runner = Runner(ctx, name, cfg, duration=seconds, rate=400, mix=os.path.join(MIXES, "soak.rb"),
                         sample_ms=5000)
         runner.start()
         runner.wait_flowing()
