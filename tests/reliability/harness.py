@@ -177,6 +177,18 @@ class Runner:
                                    + self.tail("err"))
             return os.path.exists(self.files["ready"])
         wait_for(ready, timeout, f"{self.name} to register")
+        # Its samples count time from about now.
+        self.ready_at = time.monotonic()
+
+    def wait_flowing(self, timeout=120):
+        """Waits until register returned and a first batch came back (the JVM is warm)."""
+        self.wait_ready(timeout)
+
+        def flowing():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name}: runner exited ({self.process.returncode}):\n" + self.tail("err"))
+            return self.acked()
+        wait_for(flowing, timeout, f"{self.name}'s first batch")
 
     def wait(self, timeout=300):
         """Waits for the runner to finish; its RESULT (a dict) or None."""

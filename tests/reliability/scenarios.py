@@ -126,15 +126,13 @@ def throttling(ctx):
                           runner.peak_rss_kb(), ambiguous="")
         account.check("nothing dead-lettered", result["dead_lettered"] == 0, f"{result['dead_lettered']}")
         check_kinesis_records(account, result, store)
+        # Without more input than the limits take, nothing here would test them.
         account.check("the limits were hit (throttled entries)", stats["faults"]["shard_throttled"] > 0,
-                      "no entry was throttled")
+                      f"no entry was throttled: {result['sent'] / duration:.0f} events/s went in, the limits take "
+                      f"{limit:.0f}/s (is the machine too busy?)")
         offered = rate * duration
         account.check("the input was held back to the limit (less than half of the offered events went in)",
                       result["sent"] < offered / 2, f"{result['sent']} of {offered:.0f}")
-        # Without more input than the limits take, nothing here would test them.
-        account.check("the pipeline kept up more than the limits take (else the machine is too busy to test them)",
-                      result["sent"] > 0.8 * limit * duration,
-                      f"{result['sent'] / duration:.0f} events/s went in; the limits take {limit:.0f}/s")
         first = min(a[0] for a in store.arrivals)
         start_ms, end_ms = first + 5000, first + (duration - 1) * 1000
         seconds = (end_ms - start_ms) / 1000
@@ -185,12 +183,13 @@ def transient_faults(ctx):
         (4 * phase, {"commit_then_drop": 0.1}),
         (5 * phase, {}),
     ]
-    duration = 5 * phase + 2
+    # The phases start with the first batch back; generation runs a little past the last one.
+    duration = 5 * phase + 4
     with server(ctx, name, [("faults", 4)]) as srv:
         runner = Runner(ctx, name, config(srv, "faults", request_timeout=1000, record_ttl=120000),
                         duration=duration, rate=1500)
         runner.start()
-        runner.wait_ready()
+        runner.wait_flowing()
         schedule = Schedule([(at, lambda f=f: srv.set_faults(**f)) for at, f in steps]).start()
         result = runner.wait(timeout=duration + 240)
         schedule.join()
@@ -221,7 +220,7 @@ def outage(ctx):
         runner = Runner(ctx, name, config(srv, "outage", record_ttl=3000, request_timeout=1000),
                         duration=duration, rate=rate)
         runner.start()
-        runner.wait_ready()
+        runner.wait_flowing()
         schedule = Schedule([(down_at, lambda: srv.outage(down_s * 1000))]).start()
         result = runner.wait(timeout=duration + 120)
         schedule.join()
@@ -256,7 +255,7 @@ def resharding(ctx):
     with server(ctx, name, [("reshard", 4)]) as srv:
         runner = Runner(ctx, name, config(srv, "reshard"), duration=duration, rate=2000)
         runner.start()
-        runner.wait_ready()
+        runner.wait_flowing()
         topology = {}
 
         def split():
@@ -566,18 +565,21 @@ def stalled(ctx):
         cfg = config(srv, "stalled", request_timeout=2000, record_ttl=120000, max_pending_records=pending_records,
                      max_pending_bytes=pending_bytes)
         # 8 workers x 100 events of 16 KiB want 12.5 MiB in flight: max_pending_bytes holds them back.
-        runner = Runner(ctx, name, cfg, duration=3 * phase, rate=rate, message_bytes=size, workers=8, batch=100)
+        runner = Runner(ctx, name, cfg, duration=3 * phase + 4, rate=rate, message_bytes=size, workers=8,
+                        batch=100)
         runner.start()
-        runner.wait_ready()
+        runner.wait_flowing()
         schedule = Schedule([(phase, lambda: srv.set_faults(hang=1.0)), (2 * phase, lambda: srv.set_faults())]).start()
         result = runner.wait(timeout=3 * phase + 240)
         schedule.join()
         store = read_store(srv, ["stalled"])
         stats = srv.stats()
+    # Sample times count from register; the phases from the first batch back.
     samples = runner.samples()
-    base = window(samples, phase - 5, phase)
-    stall = window(samples, phase + 2, 2 * phase)
-    after = window(samples, 3 * phase - 4, 3 * phase)
+    lag = schedule.started - runner.ready_at
+    base = window(samples, lag + phase - 5, lag + phase)
+    stall = window(samples, lag + phase + 2, lag + 2 * phase)
+    after = window(samples, lag + 3 * phase - 4, lag + 3 * phase)
     account = Account("8 stalled endpoint", ids(name, range(result["sent"])), store, runner.dead_letters(),
                       result["dropped"], runner.peak_rss_kb(), ambiguous="")
     account.check("schedule ran", not schedule.errors, "; ".join(schedule.errors))
@@ -678,10 +680,11 @@ def soak(ctx):
     ]
     with server(ctx, name, streams) as srv:
         cfg = config(srv, "%{target}", event_partition_keys=["pk"], request_timeout=2000)
-        runner = Runner(ctx, name, cfg, duration=seconds, rate=1000, mix=os.path.join(MIXES, "soak.rb"),
+        # 400 events/s: the whole run stays in the test server's memory for the accounting.
+        runner = Runner(ctx, name, cfg, duration=seconds, rate=400, mix=os.path.join(MIXES, "soak.rb"),
                         sample_ms=5000)
         runner.start()
-        runner.wait_ready()
+        runner.wait_flowing()
         actions, chosen = [], []
         for at in range(20, seconds - 20, 20):
             if ctx.rng.random() < 0.1:

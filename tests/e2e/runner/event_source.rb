@@ -20,7 +20,8 @@ class EventSource
     @taken = 0
     @stopped = false
     @lock = Mutex.new
-    @started = now
+    # The duration and the rate count from the first batch handed out.
+    @started = nil
   end
 
   # The next batch of sequence numbers, or nil when there are no more (or stop! was called).
@@ -45,6 +46,7 @@ class EventSource
 
   def take
     return nil if @stopped
+    @started ||= now
     return nil if @duration_s && now - @started >= @duration_s
     seqs = []
     while seqs.size < @batch && (@events.nil? || @next_seq < @events)
