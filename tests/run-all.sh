@@ -51,8 +51,7 @@ RELIABILITY_GEM=$(ls -t build/logstash-output-kinesis-*-java.gem | head -n 1) te
 step "the README's main job: the example pipeline through the plugin into kinesis-mock"
 examples/run-pipeline.sh
 
-step "credentials: STS roles against moto, and no secret in anything the plugin prints"
+step "credentials: STS roles against moto"
 cargo test --workspace --test credentials_moto -- --ignored
-tests/secrets/run.sh
 
 step "all tests passed"
