@@ -83,7 +83,12 @@ class CredentialProxy
       return
     end
     host, port = target.split(":")
-    upstream = TCPSocket.new(host, port.to_i)
+    begin
+      upstream = TCPSocket.new(host, port.to_i)
+    rescue SystemCallError
+      client.write("HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\n\r\n")
+      return
+    end
     client.write("HTTP/1.1 200 Connection established\r\n\r\n")
     @tunnels += 1
     back = Thread.new { pipe(upstream, client) }
@@ -97,8 +102,8 @@ class CredentialProxy
   end
 
   def pipe(from, to)
-    IO.copy_stream(from, to)
-  rescue IOError, SystemCallError
+    loop { to.write(from.readpartial(16_384)) }
+  rescue EOFError, IOError, SystemCallError
     nil
   ensure
     to.close_write rescue nil # rubocop:disable Style/RescueModifier

@@ -287,7 +287,8 @@ impl<S: Subscriber> Layer<S> for Log4jLayer {
         // Logging must never unwind into the code that logged.
         let _ = catch_unwind(AssertUnwindSafe(|| {
             let logger = logger_for_target(metadata.target());
-            let text = format_event(event, logger);
+            // The SDK's events can hold credentials (key ids at DEBUG, bodies at TRACE).
+            let text = kinesis_producer::redact(&format_event(event, logger)).into_owned();
             send(logger, LogLevel::of(metadata.level()), &text);
         }));
     }

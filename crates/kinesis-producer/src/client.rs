@@ -27,7 +27,7 @@ pub async fn kinesis_client(config: &Config) -> Result<aws_sdk_kinesis::Client, 
     Ok(aws_sdk_kinesis::Client::new(&kinesis_sdk_config(config).await?))
 }
 
-/// The SDK configuration for Kinesis: region, the Kinesis credentials, endpoint, proxy, TLS and
+/// The SDK configuration for Kinesis (its secrets are registered for [`crate::redact`]): region, the Kinesis credentials, endpoint, proxy, TLS and
 /// timeouts, and no SDK retries (the producer does its own).
 ///
 /// Resolves the credentials once, bounded by `connect_timeout + request_timeout`, and fails
@@ -35,6 +35,7 @@ pub async fn kinesis_client(config: &Config) -> Result<aws_sdk_kinesis::Client, 
 /// chain, STS unreachable, role refused). From then on they are refreshed in the background
 /// on the current tokio runtime before they expire.
 pub async fn kinesis_sdk_config(config: &Config) -> Result<SdkConfig, String> {
+    crate::redaction::register_config(config);
     let clients = HttpClients::new(config)?;
     let base = base_sdk_config(config, clients.aws.clone(), RetryConfig::disabled()).await?;
     let (source, describe) = credentials::source(config, Purpose::Kinesis, &base, clients.sts).await?;
@@ -42,7 +43,8 @@ pub async fn kinesis_sdk_config(config: &Config) -> Result<SdkConfig, String> {
     Ok(for_service(base, credentials, config.kinesis_endpoint_url()))
 }
 
-/// The SDK configuration for CloudWatch metrics: region, the metrics credentials
+/// The SDK configuration for CloudWatch metrics (its secrets are registered for
+/// [`crate::redact`]): region, the metrics credentials
 /// (`metrics_access_key`/`metrics_secret_key`, each defaulting to its Kinesis counterpart, and
 /// `metrics_role_arn`, which does not default to `role_arn`), the CloudWatch endpoint, proxy,
 /// TLS, timeouts, and the SDK's standard retries.
@@ -51,6 +53,7 @@ pub async fn kinesis_sdk_config(config: &Config) -> Result<SdkConfig, String> {
 /// (metrics never stop delivery) but fails the uploads with its reason until it is resolved.
 /// Must be called on a tokio runtime that outlives the returned configuration's use.
 pub async fn metrics_sdk_config(config: &Config) -> Result<SdkConfig, String> {
+    crate::redaction::register_config(config);
     let clients = HttpClients::new(config)?;
     let base = base_sdk_config(config, clients.aws.clone(), RetryConfig::standard()).await?;
     let (source, describe) = credentials::source(config, Purpose::Metrics, &base, clients.sts).await?;

@@ -164,6 +164,7 @@ impl Inner {
         let mut state = self.lock_state();
         match result {
             Ok(credentials) => {
+                crate::redaction::register_loaded(&credentials);
                 let (usable_until, refresh_at) = schedule(now, credentials.expiry());
                 if state.failure.take().is_some() {
                     tracing::info!("credentials loaded again after failures");
@@ -268,7 +269,7 @@ mod tests {
                     return Err(CredentialsError::provider_error(reason));
                 }
                 let expiry = script.lifetime.map(|life| test_clock()() + life);
-                Ok(Credentials::new(format!("KEY{n}"), "secret", None, expiry, "fake"))
+                Ok(Credentials::new(format!("KEY{n}"), "fake-source-secret", None, expiry, "fake"))
             })
         }
     }
