@@ -45,8 +45,16 @@ fn run_workload(server: &Server, peer: &CloudWatchPeer, stream: &str, metrics: V
     let records: Vec<UserRecord> =
         (0..RECORDS).map(|i| UserRecord::new(stream, format!("key-{i}"), vec![b'x'; 100 + i % 50])).collect();
     let user_bytes = records.iter().map(|r| (r.data.len() + r.partition_key.len()) as f64).sum();
-    let outcomes = producer.submit(records, WAIT).expect("submit").wait_outcomes(WAIT).expect("outcomes");
-    assert!(outcomes.iter().all(Outcome::is_delivered), "{:?}", outcomes.iter().find(|o| !o.is_delivered()));
+    // Two halves with a periodic upload between them, so that both the periodic upload and the
+    // one at close carry data however fast the machine is.
+    let mut halves = records.chunks(RECORDS / 2).map(<[UserRecord]>::to_vec);
+    submit_and_wait(&producer, halves.next().expect("first half"));
+    let deadline = Instant::now() + WAIT;
+    while peer.put_requests() == 0 {
+        assert!(Instant::now() < deadline, "no periodic upload within {WAIT:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    submit_and_wait(&producer, halves.next().expect("second half"));
     let report = producer.close(WAIT);
     assert!(report.drained);
     let stats = server.get().stats();
@@ -57,6 +65,11 @@ fn run_workload(server: &Server, peer: &CloudWatchPeer, stream: &str, metrics: V
         put_records_requests: stats.requests_by_operation.get("PutRecords").copied().unwrap_or(0) as f64,
         per_shard,
     }
+}
+
+fn submit_and_wait(producer: &Producer, records: Vec<UserRecord>) {
+    let outcomes = producer.submit(records, WAIT).expect("submit").wait_outcomes(WAIT).expect("outcomes");
+    assert!(outcomes.iter().all(Outcome::is_delivered), "{:?}", outcomes.iter().find(|o| !o.is_delivered()));
 }
 
 fn throttling_server(stream: &str) -> Server {
