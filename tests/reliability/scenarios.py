@@ -117,8 +117,9 @@ def throttling(ctx):
     for title, name, shards, aggregation, size, limit in cases:
         rate = 3 * limit
         with server(ctx, name, [("throttled", shards)], args=["--shard-limits"]) as srv:
+            # 8 x 250 events in flight: more than max_pending_records, so backpressure takes part.
             runner = Runner(ctx, name, config(srv, "throttled", aggregation_enabled=aggregation),
-                            duration=duration, rate=rate, message_bytes=size)
+                            duration=duration, rate=rate, message_bytes=size, workers=8, batch=250)
             result = runner.run(timeout=duration + 180)
             store = read_store(srv, ["throttled"])
             stats = srv.stats()
@@ -159,6 +160,9 @@ def throttling(ctx):
         engine_cores = cpu_cores(runner.samples(), 5, duration - 1, "engine_cpu_s")
         account.check("the producer's threads stay below 0.25 core while throttled (a hot loop would take 1)",
                       engine_cores is not None and engine_cores < 0.25, f"{engine_cores} cores")
+        account.check("backpressure took part (the blocking WARN was logged)",
+                      any(line["message"] == BLOCKING_MESSAGE for line in log_messages(runner, "warn")),
+                      "no blocking WARN")
         pending = max((s["pending"] for s in runner.samples()), default=0)
         account.check("pending records bounded by max_pending_records (1000)", pending <= 1000, f"{pending}")
         account.check("memory bounded (peak RSS < 1.2 GiB with a 512 MiB heap)", runner.peak_rss_kb() < 1.2 * 1024 * 1024)
