@@ -1,8 +1,8 @@
 //! The standard AWS environment: AWS_ENDPOINT_URL_KINESIS and AWS_ENDPOINT_URL_CLOUDWATCH are
 //! honoured unless an endpoint option is set, HTTP_PROXY carries the traffic unless NO_PROXY
 //! names the host; the default credentials chain reads the shared files with `profile`, ECS
-//! container credentials (refreshed before they expire), and says where it looked when it
-//! finds nothing.
+//! container credentials (refreshed before they expire) and EC2 instance metadata (IMDSv2),
+//! and says where it looked when it finds nothing.
 //!
 //! One test in its own binary: it changes the process environment, which no other test of
 //! this binary could share.
@@ -16,7 +16,7 @@ use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 use support::recording_proxy::RecordingProxy;
 use support::test_server::Server;
@@ -60,6 +60,57 @@ fn start_container_credentials(lifetime: Duration) -> (String, Arc<AtomicUsize>)
         }
     });
     (url, calls)
+}
+
+/// An instance metadata service that answers only IMDSv2: a session token first (PUT), then
+/// the role and its credentials, each GET carrying that token. Records every request line
+/// with whether it carried the token.
+fn start_instance_metadata() -> (String, Arc<Mutex<Vec<String>>>) {
+    const TOKEN: &str = "imds-session-token";
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = [0u8; 4096];
+            let n = stream.read(&mut request).unwrap_or(0);
+            let text = String::from_utf8_lossy(&request[..n]).to_ascii_lowercase();
+            let line = text.lines().next().unwrap_or_default().to_owned();
+            let with_token = text.contains(&format!("x-aws-ec2-metadata-token: {TOKEN}"));
+            log.lock().expect("log").push(format!("{line} token={with_token}"));
+            let expiry = rfc3339(
+                (SystemTime::now() + Duration::from_secs(3600))
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .expect("now")
+                    .as_secs(),
+            );
+            let (status, headers, body) = match (line.split(' ').next(), line.split(' ').nth(1)) {
+                (Some("put"), Some("/latest/api/token")) => {
+                    ("200 OK", "x-aws-ec2-metadata-token-ttl-seconds: 21600\r\n", TOKEN.to_owned())
+                }
+                _ if !with_token => ("401 Unauthorized", "", String::new()),
+                (Some("get"), Some("/latest/meta-data/iam/security-credentials/")) => {
+                    ("200 OK", "", "shipper-role".to_owned())
+                }
+                (Some("get"), Some("/latest/meta-data/iam/security-credentials/shipper-role")) => (
+                    "200 OK",
+                    "",
+                    format!(
+                        r#"{{"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": "AKIDINSTANCEROLE", "SecretAccessKey": "instance-secret", "Token": "instance-token", "Expiration": "{expiry}"}}"#
+                    ),
+                ),
+                _ => ("404 Not Found", "", String::new()),
+            };
+            let response = format!(
+                "HTTP/1.1 {status}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (url, seen)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` of a Unix time (days to civil date, proleptic Gregorian).
@@ -202,7 +253,7 @@ fn default_chain(home: &std::path::Path) {
     let (url, calls) = start_container_credentials(Duration::from_secs(12));
     std::env::set_var("AWS_CONTAINER_CREDENTIALS_FULL_URI", &url);
     runtime.block_on(async {
-        let sdk = kinesis_producer::kinesis_sdk_config(&config(region)).await.expect("container credentials");
+        let sdk = kinesis_producer::kinesis_sdk_config(&config(region.clone())).await.expect("container credentials");
         let provider = sdk.credentials_provider().expect("provider");
         let first = aws_credential_types::provider::ProvideCredentials::provide_credentials(&provider).await;
         assert_eq!(first.expect("credentials").access_key_id(), "AKIDCONTAINER1");
@@ -212,5 +263,21 @@ fn default_chain(home: &std::path::Path) {
         assert_eq!(second.expect("credentials").access_key_id(), "AKIDCONTAINER2");
     });
     std::env::remove_var("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+
+    // EC2 instance metadata, IMDSv2 only: the session token is fetched first and sent with
+    // every read.
+    let (endpoint, seen) = start_instance_metadata();
+    std::env::remove_var("AWS_EC2_METADATA_DISABLED");
+    std::env::set_var("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint);
+    assert_eq!(key(region.clone()).as_deref(), Ok("AKIDINSTANCEROLE"));
+    let seen = seen.lock().expect("log").clone();
+    assert_eq!(seen.first().map(String::as_str), Some("put /latest/api/token http/1.1 token=false"), "{seen:?}");
+    assert!(
+        seen.iter().any(|l| l.starts_with("get /latest/meta-data/iam/security-credentials/shipper-role ")),
+        "{seen:?}"
+    );
+    assert!(seen.iter().filter(|l| l.starts_with("get ")).all(|l| l.ends_with("token=true")), "{seen:?}");
+    std::env::remove_var("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
     let _ = std::fs::remove_dir_all(home);
 }
