@@ -183,6 +183,7 @@ pub(crate) fn spawn(shared: Arc<Shared>, key: String) -> UnboundedSender<Command
         next_request: 0,
         metrics_due: None,
         flush_requested: false,
+        collector_flush_due: false,
         draining: false,
         closed: false,
         aborted: false,
@@ -237,6 +238,8 @@ struct StreamWorker {
     metrics: LocalMetrics,
     metrics_due: Option<Instant>,
     flush_requested: bool,
+    /// A flush reached the request being filled while no connection was free.
+    collector_flush_due: bool,
     draining: bool,
     closed: bool,
     aborted: bool,
@@ -256,7 +259,7 @@ impl StreamWorker {
         self.request_shard_map();
         loop {
             let wake = self.next_wake();
-            let want_connection = !self.ready.is_empty();
+            let want_connection = !self.ready.is_empty() || self.collector_due(Instant::now());
             let connections = self.shared.connections.clone();
             tokio::select! {
                 biased;
@@ -278,6 +281,9 @@ impl StreamWorker {
                     }
                 },
                 permit = connections.acquire_owned(), if want_connection => {
+                    if self.ready.is_empty() {
+                        self.take_collector();
+                    }
                     if let (Ok(permit), Some(request)) = (permit, self.ready.pop_front()) {
                         self.send(request, permit);
                     }
@@ -357,7 +363,10 @@ impl StreamWorker {
             wake = earliest(wake, self.hold_until);
         }
         wake = earliest(wake, self.next_aggregate_deadline);
-        wake = earliest(wake, self.collector.deadline());
+        // Once due, the request being filled waits for a connection (a permit wakes the worker).
+        if !self.collector_due(now) {
+            wake = earliest(wake, self.collector.deadline());
+        }
         wake = earliest(wake, self.retries.peek().map(|d| d.0.due));
         wake = earliest(wake, self.limiter_wake);
         wake = earliest(wake, self.map_retry_at);
@@ -391,10 +400,11 @@ impl StreamWorker {
         if !self.backlog.is_empty() && self.limiter_wake.is_some_and(|t| t <= now) {
             self.pump_limiters(now);
         }
-        if flush || self.collector.deadline().is_some_and(|t| t <= now) {
-            if let Some(request) = self.collector.take() {
-                self.ready.push_back(request);
-            }
+        self.collector_flush_due = (self.collector_flush_due || flush) && self.collector.len() > 0;
+        // A due request is closed only when a connection can take it: until then it could not
+        // leave any sooner, so it keeps filling.
+        if self.collector_due(now) && self.ready.is_empty() && self.shared.connections.available_permits() > 0 {
+            self.take_collector();
         }
         while !self.ready.is_empty() {
             match self.shared.connections.clone().try_acquire_owned() {
@@ -646,6 +656,18 @@ impl StreamWorker {
         self.limiter_wake = wake;
         for record in passed {
             self.collect(record);
+        }
+    }
+
+    /// The request being filled has records that should leave now.
+    fn collector_due(&self, now: Instant) -> bool {
+        self.collector.len() > 0 && (self.collector_flush_due || self.collector.deadline().is_some_and(|t| t <= now))
+    }
+
+    fn take_collector(&mut self) {
+        self.collector_flush_due = false;
+        if let Some(request) = self.collector.take() {
+            self.ready.push_back(request);
         }
     }
 
@@ -978,10 +1000,39 @@ mod tests {
         }
     }
 
+    /// Holds every PutRecords until the test lets it go (one permit each), noting its size.
+    struct Gated {
+        gate: Arc<Semaphore>,
+        sizes: Arc<std::sync::Mutex<Vec<usize>>>,
+    }
+
+    impl Transport for Gated {
+        fn put_records(
+            &self,
+            stream: &StreamTarget,
+            entries: Vec<PutEntry>,
+        ) -> BoxFuture<Result<Vec<EntryResult>, RequestError>> {
+            self.sizes.lock().unwrap().push(entries.len());
+            let (gate, answer) = (self.gate.clone(), OneShard.put_records(stream, entries));
+            Box::pin(async move {
+                gate.acquire().await.expect("gate").forget();
+                answer.await
+            })
+        }
+
+        fn list_shards(&self, stream: &StreamTarget) -> BoxFuture<Result<Vec<Shard>, RequestError>> {
+            OneShard.list_shards(stream)
+        }
+    }
+
     fn shared() -> Arc<Shared> {
+        shared_with(Arc::new(OneShard), 4, true)
+    }
+
+    fn shared_with(transport: Arc<dyn Transport>, connections: usize, aggregation_enabled: bool) -> Arc<Shared> {
         Arc::new(Shared {
             settings: Settings {
-                aggregation_enabled: true,
+                aggregation_enabled,
                 aggregation_max_count: u64::MAX,
                 aggregation_max_size: 51_200,
                 collection_max_count: 500,
@@ -992,8 +1043,8 @@ mod tests {
                 rate_limit: 150,
                 fail_if_throttled: false,
             },
-            transport: Arc::new(OneShard),
-            connections: Arc::new(Semaphore::new(4)),
+            transport,
+            connections: Arc::new(Semaphore::new(connections)),
             metrics: Arc::new(Metrics::default()),
             streams: Arc::new(StreamTable::default()),
             live_workers: AtomicUsize::new(0),
@@ -1015,5 +1066,26 @@ mod tests {
         assert_eq!(shared.live_workers.load(Ordering::Acquire), 0, "idle workers stopped");
         assert!(shared.streams.lock().unwrap().is_empty(), "and left the stream table");
         assert!(shared.metrics.total(Metric::UserRecordsPut) == 1.0, "after delivering what they had");
+    }
+
+    #[tokio::test]
+    async fn a_due_request_keeps_filling_while_no_connection_is_free() {
+        let gate = Arc::new(Semaphore::new(0));
+        let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let shared = shared_with(Arc::new(Gated { gate: gate.clone(), sizes: sizes.clone() }), 1, false);
+        let worker = spawn(shared.clone(), "s".to_owned());
+        // The first request takes the only connection and hangs.
+        worker.send(Command::Records(vec![pending("k0", None, b"first")])).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(*sizes.lock().unwrap(), [1]);
+        // Five more records, each due (100 ms buffered time) before the next arrives.
+        for i in 1..=5 {
+            worker.send(Command::Records(vec![pending(&format!("k{i}"), None, b"later")])).unwrap();
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        gate.add_permits(10);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(*sizes.lock().unwrap(), [1, 5], "one request for the five, not one each");
+        assert_eq!(shared.metrics.total(Metric::UserRecordsPut), 6.0, "and all delivered");
     }
 }
