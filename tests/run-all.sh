@@ -48,10 +48,13 @@ step "reliability suite: the built gem under faults, crashes and bad input (test
 # The step above built the gem: test that one.
 RELIABILITY_GEM=$(ls -t build/logstash-output-kinesis-*-java.gem | head -n 1) tests/reliability/run.sh
 
+step "secrets: the plugin at DEBUG with every secret option set prints none of them (tests/secrets/run.sh)"
+SECRETS_GEM=$(ls -t build/logstash-output-kinesis-*-java.gem | head -n 1) tests/secrets/run.sh
+
 step "the README's main job: the example pipeline through the plugin into kinesis-mock"
 examples/run-pipeline.sh
 
-step "credentials: STS roles against moto"
-cargo test --workspace --test credentials_moto -- --ignored
+step "credentials: STS roles and web identity against moto"
+cargo test --workspace --test credentials_moto --test credentials_web_identity -- --ignored
 
 step "all tests passed"
