@@ -152,7 +152,7 @@ def targets(engine, pipeline, rtt, kpl):
          f"{fmt(kpl['summary']['producer_rss_ratio'], 3)})" if kpl else "n/a",
          kpl and kpl["summary"]["rss_ratio"] <= 0.25),
     ]
-    lines = ["**Targets** (issue #8):", "", "| target | measured | |", "|---|---|---|"]
+    lines = ["**Targets**:", "", "| target | measured | |", "|---|---|---|"]
     for name, measured, ok in rows:
         lines.append(f"| {name} | {measured} | {verdict(ok if ok is None else bool(ok))} |")
     return lines

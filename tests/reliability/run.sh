@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The reliability suite (issue #7): the built gem in a 4-worker pipeline against the
+# The reliability suite: the built gem in a 4-worker pipeline against the
 # fault-injecting test server, scenario by scenario, each ending with an accounting table.
 # Fails on any unaccounted event or failed check. The soak is separate: soak.sh.
 #

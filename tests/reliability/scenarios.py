@@ -1,5 +1,5 @@
-"""The scenarios of the reliability suite (issue #7). Each takes the suite's Context and
-returns a list of Accounts. Durations are scaled down from the issue's 60 s so that the whole
+"""The scenarios of the reliability suite. Each takes the suite's Context and
+returns a list of Accounts. Durations are seconds, not minutes, so that the whole
 suite fits a CI run; each docstring's first line says what was kept."""
 
 import concurrent.futures

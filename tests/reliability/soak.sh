@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The soak (issue #7, scenario 9; not part of CI): mixed traffic across three streams with a
+# The soak (not part of the test command): mixed traffic across three streams with a
 # random fault every 20 s for SOAK_MINUTES (default 10) minutes; fails if RSS, threads or file
 # descriptors grow, or any event is unaccounted for.
 #
