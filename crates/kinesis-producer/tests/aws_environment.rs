@@ -1,8 +1,8 @@
 //! The standard AWS environment: AWS_ENDPOINT_URL_KINESIS and AWS_ENDPOINT_URL_CLOUDWATCH are
 //! honoured unless an endpoint option is set, HTTP_PROXY carries the traffic unless NO_PROXY
 //! names the host; the default credentials chain reads the shared files with `profile`, ECS
-//! container credentials (refreshed before they expire) and EC2 instance metadata (IMDSv2),
-//! and says where it looked when it finds nothing.
+//! container credentials (refreshed before they expire), EC2 instance metadata (IMDSv2) and
+//! SSO profiles, and says where it looked when it finds nothing.
 //!
 //! One test in its own binary: it changes the process environment, which no other test of
 //! this binary could share.
@@ -62,11 +62,12 @@ fn start_container_credentials(lifetime: Duration) -> (String, Arc<AtomicUsize>)
     (url, calls)
 }
 
-/// An instance metadata service that answers only IMDSv2: a session token first (PUT), then
-/// the role and its credentials, each GET carrying that token. Records every request line
-/// with whether it carried the token.
-fn start_instance_metadata() -> (String, Arc<Mutex<Vec<String>>>) {
-    const TOKEN: &str = "imds-session-token";
+/// One answer of a local credentials service: status line, extra headers, body.
+type Answer = (&'static str, &'static str, String);
+
+/// A local HTTP service answering each request (its text, lowercased) with `answer`; returns
+/// its base URL and every request line seen.
+fn serve(answer: fn(&str) -> Answer) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("address"));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -77,32 +78,8 @@ fn start_instance_metadata() -> (String, Arc<Mutex<Vec<String>>>) {
             let mut request = [0u8; 4096];
             let n = stream.read(&mut request).unwrap_or(0);
             let text = String::from_utf8_lossy(&request[..n]).to_ascii_lowercase();
-            let line = text.lines().next().unwrap_or_default().to_owned();
-            let with_token = text.contains(&format!("x-aws-ec2-metadata-token: {TOKEN}"));
-            log.lock().expect("log").push(format!("{line} token={with_token}"));
-            let expiry = rfc3339(
-                (SystemTime::now() + Duration::from_secs(3600))
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .expect("now")
-                    .as_secs(),
-            );
-            let (status, headers, body) = match (line.split(' ').next(), line.split(' ').nth(1)) {
-                (Some("put"), Some("/latest/api/token")) => {
-                    ("200 OK", "x-aws-ec2-metadata-token-ttl-seconds: 21600\r\n", TOKEN.to_owned())
-                }
-                _ if !with_token => ("401 Unauthorized", "", String::new()),
-                (Some("get"), Some("/latest/meta-data/iam/security-credentials/")) => {
-                    ("200 OK", "", "shipper-role".to_owned())
-                }
-                (Some("get"), Some("/latest/meta-data/iam/security-credentials/shipper-role")) => (
-                    "200 OK",
-                    "",
-                    format!(
-                        r#"{{"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": "AKIDINSTANCEROLE", "SecretAccessKey": "instance-secret", "Token": "instance-token", "Expiration": "{expiry}"}}"#
-                    ),
-                ),
-                _ => ("404 Not Found", "", String::new()),
-            };
+            log.lock().expect("log").push(text.lines().next().unwrap_or_default().to_owned());
+            let (status, headers, body) = answer(&text);
             let response = format!(
                 "HTTP/1.1 {status}\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
@@ -111,6 +88,60 @@ fn start_instance_metadata() -> (String, Arc<Mutex<Vec<String>>>) {
         }
     });
     (url, seen)
+}
+
+fn in_an_hour() -> SystemTime {
+    SystemTime::now() + Duration::from_secs(3600)
+}
+
+fn unix_seconds(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH).expect("after 1970").as_secs()
+}
+
+const IMDS_TOKEN: &str = "imds-session-token";
+
+/// EC2 instance metadata that answers only IMDSv2: a session token first (PUT), then the role
+/// and its credentials to GETs that carry the token.
+fn instance_metadata(request: &str) -> Answer {
+    let line = request.lines().next().unwrap_or_default();
+    if line.starts_with("put /latest/api/token ") {
+        return ("200 OK", "x-aws-ec2-metadata-token-ttl-seconds: 21600\r\n", IMDS_TOKEN.to_owned());
+    }
+    if !request.contains(&format!("x-aws-ec2-metadata-token: {IMDS_TOKEN}")) {
+        return ("401 Unauthorized", "", String::new());
+    }
+    let expiry = rfc3339(unix_seconds(in_an_hour()));
+    match line.split(' ').nth(1) {
+        Some("/latest/meta-data/iam/security-credentials/") => ("200 OK", "", "shipper-role".to_owned()),
+        Some("/latest/meta-data/iam/security-credentials/shipper-role") => (
+            "200 OK",
+            "",
+            format!(
+                r#"{{"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": "AKIDINSTANCEROLE", "SecretAccessKey": "instance-secret", "Token": "instance-token", "Expiration": "{expiry}"}}"#
+            ),
+        ),
+        _ => ("404 Not Found", "", String::new()),
+    }
+}
+
+const SSO_START_URL: &str = "https://shipper.awsapps.com/start";
+/// The SDK finds the cached login token of a start URL under the SHA-1 of that URL.
+const SSO_CACHE_FILE: &str = "24b6e41369bb621560fd975d9b0b31c7961b8319.json";
+const SSO_ACCESS_TOKEN: &str = "sso-login-token";
+
+/// The SSO portal's GetRoleCredentials, for the cached login token and one account and role.
+fn sso_portal(request: &str) -> Answer {
+    let line = request.lines().next().unwrap_or_default();
+    let wanted = line.starts_with("get /federation/credentials?")
+        && ["account_id=111122223333", "role_name=shipper"].iter().all(|p| line.contains(p));
+    if !wanted || !request.contains(&format!("x-amz-sso_bearer_token: {SSO_ACCESS_TOKEN}")) {
+        return ("403 Forbidden", "", String::new());
+    }
+    let expiry_ms = unix_seconds(in_an_hour()) * 1000;
+    let body = format!(
+        r#"{{"roleCredentials": {{"accessKeyId": "AKIDSSOROLE", "secretAccessKey": "sso-secret", "sessionToken": "sso-session", "expiration": {expiry_ms}}}}}"#
+    );
+    ("200 OK", "content-type: application/json\r\n", body)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` of a Unix time (days to civil date, proleptic Gregorian).
@@ -266,18 +297,45 @@ fn default_chain(home: &std::path::Path) {
 
     // EC2 instance metadata, IMDSv2 only: the session token is fetched first and sent with
     // every read.
-    let (endpoint, seen) = start_instance_metadata();
+    let (endpoint, seen) = serve(instance_metadata);
     std::env::remove_var("AWS_EC2_METADATA_DISABLED");
     std::env::set_var("AWS_EC2_METADATA_SERVICE_ENDPOINT", &endpoint);
     assert_eq!(key(region.clone()).as_deref(), Ok("AKIDINSTANCEROLE"));
     let seen = seen.lock().expect("log").clone();
-    assert_eq!(seen.first().map(String::as_str), Some("put /latest/api/token http/1.1 token=false"), "{seen:?}");
+    assert_eq!(seen.first().map(String::as_str), Some("put /latest/api/token http/1.1"), "{seen:?}");
     assert!(
         seen.iter().any(|l| l.starts_with("get /latest/meta-data/iam/security-credentials/shipper-role ")),
         "{seen:?}"
     );
-    assert!(seen.iter().filter(|l| l.starts_with("get ")).all(|l| l.ends_with("token=true")), "{seen:?}");
     std::env::remove_var("AWS_EC2_METADATA_SERVICE_ENDPOINT");
     std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+
+    // An SSO profile: the cached login token is exchanged at the portal for role credentials.
+    let (portal, portal_seen) = serve(sso_portal);
+    std::fs::create_dir_all(home.join(".aws/sso/cache")).expect("cache dir");
+    std::fs::write(
+        home.join(".aws/sso/cache").join(SSO_CACHE_FILE),
+        format!(r#"{{"accessToken": "{SSO_ACCESS_TOKEN}", "expiresAt": "{}"}}"#, rfc3339(unix_seconds(in_an_hour()))),
+    )
+    .expect("write token");
+    std::fs::write(
+        home.join("config"),
+        format!(
+            "[profile sso-shipper]\nsso_start_url = {SSO_START_URL}\nsso_region = us-east-1\n\
+             sso_account_id = 111122223333\nsso_role_name = shipper\n"
+        ),
+    )
+    .expect("write config");
+    let real_home = std::env::var_os("HOME");
+    std::env::set_var("HOME", home);
+    std::env::set_var("AWS_ENDPOINT_URL_SSO", &portal);
+    let mut sso = region.clone();
+    sso["profile"] = json!("sso-shipper");
+    assert_eq!(key(sso).as_deref(), Ok("AKIDSSOROLE"), "{:?}", portal_seen.lock().expect("log"));
+    std::env::remove_var("AWS_ENDPOINT_URL_SSO");
+    match real_home {
+        Some(h) => std::env::set_var("HOME", h),
+        None => std::env::remove_var("HOME"),
+    }
     let _ = std::fs::remove_dir_all(home);
 }
