@@ -1073,19 +1073,26 @@ mod tests {
         let gate = Arc::new(Semaphore::new(0));
         let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
         let shared = shared_with(Arc::new(Gated { gate: gate.clone(), sizes: sizes.clone() }), 1, false);
+        let requests = || sizes.lock().unwrap().clone();
         let worker = spawn(shared.clone(), "s".to_owned());
         // The first request takes the only connection and hangs.
         worker.send(Command::Records(vec![pending("k0", None, b"first")])).unwrap();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(*sizes.lock().unwrap(), [1]);
+        wait_until(|| requests().len() == 1).await;
         // Five more records, each due (100 ms buffered time) before the next arrives.
         for i in 1..=5 {
             worker.send(Command::Records(vec![pending(&format!("k{i}"), None, b"later")])).unwrap();
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
         gate.add_permits(10);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(*sizes.lock().unwrap(), [1, 5], "one request for the five, not one each");
-        assert_eq!(shared.metrics.total(Metric::UserRecordsPut), 6.0, "and all delivered");
+        wait_until(|| shared.metrics.total(Metric::UserRecordsPut) == 6.0).await;
+        assert_eq!(requests(), [1, 5], "one request for the five, not one each");
+    }
+
+    async fn wait_until(condition: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !condition() {
+            assert!(Instant::now() < deadline, "not within 10 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
