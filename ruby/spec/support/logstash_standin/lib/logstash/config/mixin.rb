@@ -71,7 +71,7 @@ module LogStash
           begin
             params[name] = coerce_value(substitute_variables(value), opts[:validate], opts[:list])
           rescue ArgumentError => e
-            errors << "Invalid setting for #{self.class.config_name} filter plugin: #{name}: #{e.message}"
+            errors << "Invalid setting for #{self.class.config_name} output plugin: #{name}: #{e.message}"
           end
         end
         raise LogStash::ConfigurationError, errors.join("; ") unless errors.empty?
