@@ -10,11 +10,12 @@ pub(crate) struct Collector {
     records: Vec<KinesisRecord>,
     bytes: usize,
     deadline: Option<Instant>,
+    opened: Option<Instant>,
 }
 
 impl Collector {
     pub fn new(max_count: usize, max_bytes: usize) -> Self {
-        Collector { max_count, max_bytes, records: Vec::new(), bytes: 0, deadline: None }
+        Collector { max_count, max_bytes, records: Vec::new(), bytes: 0, deadline: None, opened: None }
     }
 
     /// Adds a record; returns the request that had to be closed to make room, if any.
@@ -22,6 +23,7 @@ impl Collector {
         let size = record.size();
         let closed = if !self.records.is_empty() && self.bytes + size > self.max_bytes { self.take() } else { None };
         self.deadline = Some(self.deadline.map_or(record.deadline, |d| d.min(record.deadline)));
+        self.opened.get_or_insert_with(Instant::now);
         self.bytes += size;
         self.records.push(record);
         closed
@@ -37,6 +39,11 @@ impl Collector {
         self.deadline
     }
 
+    /// When the request being filled got its first record.
+    pub fn opened(&self) -> Option<Instant> {
+        self.opened
+    }
+
     /// Number of records held.
     pub fn len(&self) -> usize {
         self.records.len()
@@ -49,6 +56,7 @@ impl Collector {
         }
         self.bytes = 0;
         self.deadline = None;
+        self.opened = None;
         // No room is reserved for the next request: an idle stream (there may be thousands)
         // then holds no buffer at all.
         Some(std::mem::take(&mut self.records))

@@ -365,7 +365,7 @@ impl StreamWorker {
         wake = earliest(wake, self.next_aggregate_deadline);
         // Once due, the request being filled waits for a connection (a permit wakes the worker).
         if !self.collector_due(now) {
-            wake = earliest(wake, self.collector.deadline());
+            wake = earliest(wake, self.collector_send_at());
         }
         wake = earliest(wake, self.retries.peek().map(|d| d.0.due));
         wake = earliest(wake, self.limiter_wake);
@@ -661,7 +661,18 @@ impl StreamWorker {
 
     /// The request being filled has records that should leave now.
     fn collector_due(&self, now: Instant) -> bool {
-        self.collector.len() > 0 && (self.collector_flush_due || self.collector.deadline().is_some_and(|t| t <= now))
+        self.collector.len() > 0 && (self.collector_flush_due || self.collector_send_at().is_some_and(|t| t <= now))
+    }
+
+    /// When the request being filled should leave: at its earliest record's deadline. While
+    /// shards are held back by their rate limit, their records come out in bursts, already
+    /// late; then a request waits one more release to fill up, unless it is full first.
+    fn collector_send_at(&self) -> Option<Instant> {
+        let deadline = self.collector.deadline()?;
+        match self.collector.opened() {
+            Some(opened) if !self.backlog.is_empty() => Some(deadline.max(after(opened, LIMITER_BATCH_WAIT))),
+            _ => Some(deadline),
+        }
     }
 
     fn take_collector(&mut self) {
@@ -1030,6 +1041,15 @@ mod tests {
     }
 
     fn shared_with(transport: Arc<dyn Transport>, connections: usize, aggregation_enabled: bool) -> Arc<Shared> {
+        shared_limited(transport, connections, aggregation_enabled, 150)
+    }
+
+    fn shared_limited(
+        transport: Arc<dyn Transport>,
+        connections: usize,
+        aggregation_enabled: bool,
+        rate_limit: u64,
+    ) -> Arc<Shared> {
         Arc::new(Shared {
             settings: Settings {
                 aggregation_enabled,
@@ -1040,7 +1060,7 @@ mod tests {
                 max_buffered_time: Duration::from_millis(100),
                 record_ttl: Duration::from_secs(30),
                 request_deadline: Duration::from_secs(10),
-                rate_limit: 150,
+                rate_limit,
                 fail_if_throttled: false,
             },
             transport,
@@ -1094,5 +1114,24 @@ mod tests {
             assert!(Instant::now() < deadline, "not within 10 s");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+
+    #[tokio::test]
+    async fn requests_of_rate_limited_records_wait_one_more_release_to_fill_up() {
+        let gate = Arc::new(Semaphore::new(1 << 20));
+        let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        // 50 % of a shard's 1000 records/s: 25 records per 50 ms release once the bucket is empty.
+        let shared = shared_limited(Arc::new(Gated { gate, sizes: sizes.clone() }), 4, false, 50);
+        let worker = spawn(shared.clone(), "s".to_owned());
+        let records = (0..1300).map(|i| pending(&format!("k{i}"), None, b"x")).collect();
+        worker.send(Command::Records(records)).unwrap();
+        wait_until(|| shared.metrics.total(Metric::UserRecordsPut) == 1300.0).await;
+        let sizes = sizes.lock().unwrap().clone();
+        // The full bucket lets 1000 through at once (two requests of 500); the other 300 come out
+        // of the limiter late, 25 per release: one request per release would make 12.
+        assert_eq!(sizes[..2], [500, 500], "{sizes:?}");
+        let tail = &sizes[2..];
+        assert_eq!(tail.iter().sum::<usize>(), 300);
+        assert!(tail.len() <= 7, "{} requests for the last 300 records: {tail:?}", tail.len());
     }
 }
