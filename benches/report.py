@@ -127,18 +127,22 @@ def targets(engine, pipeline, rtt, kpl):
     p2k = next((s for s in pipeline["summary"] if s["event_bytes"] == 2048), None) if pipeline else None
     default = rtt_row(rtt, 8, 125, "at_least_once")
     longer = engine["buffered_500"][0] if engine and engine.get("buffered_500") else None
+    # Fill targets are about sustained load: the long run when there is one.
+    sustained = engine["sustained"][0] if engine and engine.get("sustained") else agg
+    runs_of = f" ({sustained['records']:,} records per run)" if sustained else ""
     rows = [
         ("engine CPU per record <= 2 x floor (200 B, aggregation)",
          f"{fmt(agg['cpu_over_floor'], 2)} x" if agg else "n/a", agg and agg["cpu_over_floor"] <= 2),
         ("plugin's own CPU per event <= 25% of the json codec's (200 B / 2 KB)",
          f"{fmt(p200['plugin_own_over_codec'] * 100)}% / {fmt(p2k['plugin_own_over_codec'] * 100)}%" if p200 and p2k else "n/a",
          (p200["plugin_own_over_codec"] <= 0.25 and p2k["plugin_own_over_codec"] <= 0.25) if p200 and p2k else None),
-        ("aggregate fill >= 90% under sustained load", f"{fmt(agg['aggregate_fill'] * 100, 1)}%" if agg else "n/a",
-         agg and agg["aggregate_fill"] >= 0.9),
-        ("PutRecords requests >= 90% full (bytes or 500 entries)",
-         f"{fmt(agg['request_fill'] * 100, 1)}% ({fmt(longer['request_fill'] * 100, 1)}% with "
-         "record_max_buffered_time 500)" if agg and longer else "n/a",
-         agg and agg.get("request_fill") is not None and agg["request_fill"] >= 0.9),
+        ("aggregate fill >= 90% under sustained load",
+         f"{fmt(sustained['aggregate_fill'] * 100, 1)}%{runs_of}" if sustained else "n/a",
+         sustained and sustained["aggregate_fill"] >= 0.9),
+        ("PutRecords requests >= 90% full (bytes or 500 entries) under sustained load",
+         f"{fmt(sustained['request_fill'] * 100, 1)}%{runs_of}; {fmt(longer['request_fill'] * 100, 1)}% with "
+         "record_max_buffered_time 500" if sustained and longer else "n/a",
+         sustained and sustained.get("request_fill") is not None and sustained["request_fill"] >= 0.9),
         ("default delivery >= 50% of at_most_once at 20 ms RTT, 8 workers, batch 125",
          f"{fmt(default['default_over_at_most_once'] * 100)}%" if default else "n/a",
          default and default["default_over_at_most_once"] >= 0.5),
