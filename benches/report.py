@@ -159,7 +159,29 @@ def targets(engine, pipeline, rtt, kpl):
     lines = ["**Targets**:", "", "| target | measured | |", "|---|---|---|"]
     for name, measured, ok in rows:
         lines.append(f"| {name} | {measured} | {verdict(ok if ok is None else bool(ok))} |")
-    return lines
+    return lines + out_of_reach(agg, p200)
+
+
+def out_of_reach(agg, p200):
+    """Why two of the missed targets cannot be met here, from the same saved figures."""
+    lines = []
+    if agg and p200:
+        budget = p200["codec_cpu_us_per_event"] * 0.25
+        lines.append(f"- The plugin's own CPU target leaves {fmt(budget, 2)} us per 200-byte event (25% of the codec's "
+                     f"{fmt(p200['codec_cpu_us_per_event'], 2)} us). The engine alone, in its own benchmark with full "
+                     f"aggregates and requests, takes {fmt(agg['cpu_s_per_million'], 2)} us per record, and its floor "
+                     f"of unavoidable work alone {fmt(agg['floor_s_per_million'], 2)} us "
+                     f"({fmt(agg['floor_s_per_million'] / budget * 100)}% of the budget), before any Ruby or JNI work.")
+    for other in sorted(RESULTS_DIR.glob("kpl-outstanding-*.json")):
+        o = json.loads(other.read_text())
+        t = o["summary"]
+        quarter = t["kpl"]["peak_rss_mib"] / 4
+        if quarter < t["none"]["peak_rss_mib"]:
+            lines.append(f"- With at most {o['max_outstanding']:,} records without an outcome, a quarter of KPL's peak "
+                         f"RSS ({fmt(quarter)} MiB) is less than the driver's JVM takes with no producer at all "
+                         f"({fmt(t['none']['peak_rss_mib'])} MiB); this producer's best there is "
+                         f"{fmt(t['rss_ratio'], 3)} of KPL's.")
+    return [""] + lines if lines else []
 
 
 def plot(engine, pipeline, rtt, kpl):
