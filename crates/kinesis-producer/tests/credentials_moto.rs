@@ -189,7 +189,9 @@ fn sts_lost_later_makes_records_retry_then_fail_with_the_reason_and_delivery_res
     let producer = Producer::new(server.config(json!({
         "role_arn": KINESIS_ROLE, "sts_endpoint": moto.endpoint,
         "sts_proxy_host": "127.0.0.1", "sts_proxy_port": sts_proxy.port,
-        "record_ttl": 2500, "credentials_refresh_delay": 500,
+        // A credential load through the refusing proxy can take 3 s (STS's own retries): the
+        // records' ttl leaves room for several attempts.
+        "record_ttl": 8000, "credentials_refresh_delay": 500,
     })))
     .expect("producer starts");
     assert!(send(&producer, 5, "before").iter().all(Outcome::is_delivered));
