@@ -105,8 +105,9 @@ def scan_for_secrets(paths):
 # ---- 1. throttling -----------------------------------------------------------------------------
 
 def throttling(ctx):
-    """1. Sustained throttling: per-shard limits 1000 records/s and 1 MiB/s, 3x that offered, 16 s per case (issue: 60 s)."""
-    duration = 16
+    """1. Sustained throttling: per-shard limits 1000 records/s and 1 MiB/s, 3x that offered, 16 s per case."""
+    # 16 s keeps the suite within the test command; RELIABILITY_THROTTLE_SECONDS=60 runs a full minute.
+    duration = int(os.environ.get("RELIABILITY_THROTTLE_SECONDS", "16"))
     cases = [
         # name, shards, aggregation, payload bytes, events/s the limits let through: 3x that is offered
         ("1a throttling, aggregated (byte limit)", "throttle-agg", 2, True, 8 * 1024, 2 * MIB / (8 * 1024)),
