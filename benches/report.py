@@ -34,6 +34,11 @@ def verdict(ok):
     return "n/a" if ok is None else ("met" if ok else "missed")
 
 
+def kpl_outstanding_runs():
+    """The saved KPL comparisons run with another bound on records without an outcome."""
+    return [json.loads(path.read_text()) for path in sorted(RESULTS_DIR.glob("kpl-outstanding-*.json"))]
+
+
 def engine_row(engine, aggregation, rtt):
     if not engine:
         return None
@@ -107,8 +112,7 @@ def sections(engine, pipeline, rtt, kpl):
         lines.append(f"At most {kpl.get('max_outstanding', 100000):,} records without an outcome (the engine's default "
                      "`max_pending_records`). The KPL daemon alone peaked at "
                      f"{fmt(median([r['kpl']['peak_rss_mib'] - r['kpl']['jvm_peak_rss_mib'] for r in kpl['runs']]))} MiB.")
-        for other in sorted(RESULTS_DIR.glob("kpl-outstanding-*.json")):
-            o = json.loads(other.read_text())
+        for o in kpl_outstanding_runs():
             t = o["summary"]
             lines.append(f"With at most {o['max_outstanding']:,} ({o['records']:,} records; {o['date']}): this producer "
                          f"{fmt(t['native']['records_per_sec'])} records/s, {fmt(t['native']['cpu_s_per_million'], 2)} "
@@ -172,8 +176,7 @@ def out_of_reach(agg, p200):
                      f"aggregates and requests, takes {fmt(agg['cpu_s_per_million'], 2)} us per record, and its floor "
                      f"of unavoidable work alone {fmt(agg['floor_s_per_million'], 2)} us "
                      f"({fmt(agg['floor_s_per_million'] / budget * 100)}% of the budget), before any Ruby or JNI work.")
-    for other in sorted(RESULTS_DIR.glob("kpl-outstanding-*.json")):
-        o = json.loads(other.read_text())
+    for o in kpl_outstanding_runs():
         t = o["summary"]
         quarter = t["kpl"]["peak_rss_mib"] / 4
         if quarter < t["none"]["peak_rss_mib"]:

@@ -8,6 +8,7 @@
 # Environment: RELIABILITY_GEM=path to test a built gem without building it,
 # RELIABILITY_SEED=N to repeat the random choices of a run (kill moments, soak faults),
 # RELIABILITY_WORK=dir to keep the logs there (default: a temporary directory, removed).
+# RELIABILITY_THROTTLE_SECONDS=N for the throttling phase per case (default 16; 60 for a full minute).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$(pwd)
