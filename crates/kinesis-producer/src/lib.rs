@@ -30,6 +30,7 @@ mod limiter;
 pub mod metrics;
 mod outcome;
 mod producer;
+mod put_records_body;
 mod record;
 mod redaction;
 pub mod retry;

@@ -1,14 +1,16 @@
 //! The transport over aws-sdk-kinesis.
 
+use crate::put_records_body::write_put_records_body;
 use crate::shard_map::Shard;
 use crate::transport::{BoxFuture, EntryResult, PutEntry, RequestError, RequestErrorKind, StreamTarget, Transport};
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardFilter, ShardFilterType};
+use aws_sdk_kinesis::types::{ShardFilter, ShardFilterType};
 use aws_sdk_kinesis::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::display::DisplayErrorContext;
+use bytes::Bytes;
 use std::sync::Arc;
 
 /// Largest page ListShards returns.
@@ -87,26 +89,22 @@ impl Transport for SdkTransport {
         let stream = stream.clone();
         Box::pin(async move {
             let count = entries.len();
-            let records: Vec<PutRecordsRequestEntry> = entries
-                .into_iter()
-                .map(|e| {
-                    PutRecordsRequestEntry::builder()
-                        .data(Blob::new(Vec::from(e.data)))
-                        .partition_key(e.partition_key)
-                        .set_explicit_hash_key(e.explicit_hash_key)
-                        .build()
-                        .map_err(|err| RequestError {
-                            kind: RequestErrorKind::Other,
-                            code: "InvalidEntry".into(),
-                            message: err.to_string(),
-                        })
-                })
-                .collect::<Result<_, _>>()?;
-            let request = client.put_records().set_records(Some(records));
+            let mut body = Vec::new();
+            write_put_records_body(&stream, &entries, &mut body);
+            drop(entries);
+            let body = Bytes::from(body);
+            let content_length = body.len().to_string();
+            // The input carries only the stream (the endpoint rules read it); the records go in
+            // the body written above, which replaces the serialized one before signing.
+            let request = client.put_records().set_records(Some(Vec::new()));
             let request = match &stream {
                 StreamTarget::Name(name) => request.stream_name(name),
                 StreamTarget::Arn(arn) => request.stream_arn(arn),
             };
+            let request = request.customize().mutate_request(move |http_request| {
+                *http_request.body_mut() = SdkBody::from(body.clone());
+                http_request.headers_mut().insert("Content-Length", content_length.clone());
+            });
             let output = request.send().await.map_err(request_error)?;
             let results = output.records;
             if results.len() != count {

@@ -21,7 +21,12 @@ fn workload(stream: &str, n: usize, tag: &str) -> Vec<UserRecord> {
         .map(|i| {
             // Unique data per record, so that read-back records can be matched to submitted ones.
             let data = format!("{tag} record {i} {}", "x".repeat(i % 300));
-            let record = UserRecord::new(stream, format!("{tag}-key-{}", i % 700), data);
+            // Some partition keys need escaping in the request's JSON body.
+            let key = match i % 5 {
+                0 => format!("{tag} \"quoted\" \\ tab\t é 漢 {}", i % 700),
+                _ => format!("{tag}-key-{}", i % 700),
+            };
+            let record = UserRecord::new(stream, key, data);
             // Some records carry an explicit hash key, spread over the whole key space.
             if i % 10 == 0 {
                 record.with_explicit_hash_key((u128::MAX / 97 * (i as u128 % 97)).to_string())
