@@ -71,14 +71,22 @@ impl BatchState {
     }
 
     fn set(&self, index: usize, outcome: Outcome) {
+        self.set_all(std::iter::once((index, outcome)));
+    }
+
+    /// Sets outcomes under one lock; a record that already has one keeps it.
+    fn set_all(&self, outcomes: impl Iterator<Item = (usize, Outcome)>) {
         let mut slots = lock(&self.slots);
-        let slot = &mut slots.outcomes[index];
-        if slot.is_some() {
-            return;
+        let mut changed = false;
+        for (index, outcome) in outcomes {
+            let slot = &mut slots.outcomes[index];
+            if slot.is_none() {
+                *slot = Some(outcome);
+                slots.remaining -= 1;
+                changed = true;
+            }
         }
-        *slot = Some(outcome);
-        slots.remaining -= 1;
-        if slots.remaining == 0 {
+        if changed && slots.remaining == 0 {
             drop(slots);
             self.pending.batch_done(self.id);
             self.done.notify_all();
@@ -115,6 +123,34 @@ impl OutcomeSlot {
         }
         self.batch.pending.release(1, self.size as u64);
         self.batch.set(self.index as usize, outcome);
+    }
+}
+
+/// Gives many records their outcomes: one lock and one release of the buffering bounds per run
+/// of records from the same batch, rather than one of each per record.
+pub(crate) fn complete_all(completions: impl IntoIterator<Item = (OutcomeSlot, Outcome)>) {
+    let mut run: Vec<(usize, Outcome)> = Vec::new();
+    let mut run_batch: Option<Arc<BatchState>> = None;
+    let mut run_bytes = 0u64;
+    let flush = |batch: Arc<BatchState>, run: &mut Vec<(usize, Outcome)>, bytes: u64| {
+        batch.pending.release(run.len() as u64, bytes);
+        batch.set_all(run.drain(..));
+    };
+    for (mut slot, outcome) in completions {
+        if std::mem::replace(&mut slot.done, true) {
+            continue;
+        }
+        if !run_batch.as_ref().is_some_and(|batch| Arc::ptr_eq(batch, &slot.batch)) {
+            if let Some(batch) = run_batch.take() {
+                flush(batch, &mut run, std::mem::take(&mut run_bytes));
+            }
+            run_batch = Some(slot.batch.clone());
+        }
+        run.push((slot.index as usize, outcome));
+        run_bytes += u64::from(slot.size);
+    }
+    if let Some(batch) = run_batch {
+        flush(batch, &mut run, run_bytes);
     }
 }
 
@@ -196,5 +232,41 @@ impl Batch {
 impl std::fmt::Debug for Batch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Batch").field("len", &self.len()).field("remaining", &self.remaining()).finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivered(n: u32) -> Outcome {
+        Outcome::Delivered { shard_id: "shardId-0".into(), sequence_number: n.to_string().into(), attempts: 1 }
+    }
+
+    #[test]
+    fn completing_interleaved_batches_at_once_gives_each_record_its_own_outcome() {
+        let pending = Arc::new(Pending::new(100, 1 << 20));
+        let (first_id, second_id) = (pending.admit(3, 30, Duration::ZERO), pending.admit(2, 20, Duration::ZERO));
+        let first = BatchState::new(3, pending.clone(), first_id.expect("room"));
+        let second = BatchState::new(2, pending.clone(), second_id.expect("room"));
+        let slot = |batch: &Arc<BatchState>, index| OutcomeSlot::new(batch.clone(), index, 10);
+        // Runs of the same batch alternate, as members of one aggregate do.
+        let completions = [
+            (slot(&first, 2), delivered(12)),
+            (slot(&first, 0), delivered(10)),
+            (slot(&second, 1), delivered(21)),
+            (slot(&first, 1), delivered(11)),
+        ];
+        complete_all(completions);
+        assert_eq!(
+            Batch::new(first).wait_outcomes(Duration::ZERO),
+            Some(vec![delivered(10), delivered(11), delivered(12)])
+        );
+        let second = Batch::new(second);
+        assert_eq!(second.remaining(), 1);
+        assert_eq!(pending.held(), (1, 10), "completed records release their share of the bounds");
+        complete_all([(slot(&second.state, 0), delivered(20))]);
+        assert_eq!(second.wait_outcomes(Duration::ZERO), Some(vec![delivered(20), delivered(21)]));
+        assert_eq!(pending.held(), (0, 0));
     }
 }

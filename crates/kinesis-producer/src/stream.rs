@@ -8,7 +8,7 @@ use crate::collector::Collector;
 use crate::kinesis_record::KinesisRecord;
 use crate::limiter::ShardLimiter;
 use crate::metrics::{LocalMetrics, Metric, Metrics, StatBuilder};
-use crate::outcome::Outcome;
+use crate::outcome::{complete_all, Outcome};
 use crate::record::PendingRecord;
 use crate::retry::{backoff, certificate_problem, classify_entry, classify_request, Disposition};
 use crate::shard_map::{refresh_backoff, Shard, ShardMap};
@@ -820,15 +820,13 @@ impl StreamWorker {
         self.metrics.record(Metric::UserRecordsDataPut, Some(&shard), record.user_bytes() as f64, 1);
         self.metrics.record(Metric::UserRecordsPerKinesisRecord, Some(&shard), users as f64, 1);
         let mut retries = StatBuilder::default();
-        for member in record.members {
+        complete_all(record.members.into_iter().map(|member| {
             let attempts = member.attempts;
             retries.add(f64::from(attempts.saturating_sub(1)));
-            member.complete(Outcome::Delivered {
-                shard_id: shard.clone(),
-                sequence_number: sequence_number.clone(),
-                attempts,
-            });
-        }
+            let outcome =
+                Outcome::Delivered { shard_id: shard.clone(), sequence_number: sequence_number.clone(), attempts };
+            (member.slot, outcome)
+        }));
         self.metrics.record_stat(Metric::RetriesPerRecord, Some(&shard), retries.build());
     }
 
