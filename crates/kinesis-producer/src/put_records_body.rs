@@ -7,21 +7,21 @@
 
 use crate::transport::{PutEntry, StreamTarget};
 
-/// Writes the awsJson 1.1 body of a PutRecords request for `entries` into `stream` to `body`.
-pub(crate) fn write_put_records_body(stream: &StreamTarget, entries: &[PutEntry], body: &mut Vec<u8>) {
-    body.reserve(body_size_hint(stream, entries));
+/// The awsJson 1.1 body of a PutRecords request for `entries` into `stream`.
+pub(crate) fn put_records_body(stream: &StreamTarget, entries: &[PutEntry]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(body_size_hint(stream, entries));
     body.extend_from_slice(b"{\"Records\":[");
     for (index, entry) in entries.iter().enumerate() {
         if index > 0 {
             body.push(b',');
         }
         body.extend_from_slice(b"{\"Data\":\"");
-        base64_simd::STANDARD.encode_append(&entry.data, body);
+        base64_simd::STANDARD.encode_append(&entry.data, &mut body);
         body.extend_from_slice(b"\",\"PartitionKey\":");
-        push_json_string(body, &entry.partition_key);
+        push_json_string(&mut body, &entry.partition_key);
         if let Some(explicit_hash_key) = &entry.explicit_hash_key {
             body.extend_from_slice(b",\"ExplicitHashKey\":");
-            push_json_string(body, explicit_hash_key);
+            push_json_string(&mut body, explicit_hash_key);
         }
         body.push(b'}');
     }
@@ -32,8 +32,9 @@ pub(crate) fn write_put_records_body(stream: &StreamTarget, entries: &[PutEntry]
     body.extend_from_slice(b"],\"");
     body.extend_from_slice(field.as_bytes());
     body.extend_from_slice(b"\":");
-    push_json_string(body, value);
+    push_json_string(&mut body, value);
     body.push(b'}');
+    body
 }
 
 /// The body's length when no string needs escaping (the usual case), so one allocation suffices.
@@ -49,7 +50,8 @@ fn body_size_hint(stream: &StreamTarget, entries: &[PutEntry]) -> usize {
                 + ENTRY_OVERHEAD
         })
         .sum();
-    entries_size + stream.to_string().len() + ENTRY_OVERHEAD
+    let (StreamTarget::Name(stream) | StreamTarget::Arn(stream)) = stream;
+    entries_size + stream.len() + ENTRY_OVERHEAD
 }
 
 /// Appends `value` as a JSON string: quotes, backslashes and control characters escaped.
@@ -58,20 +60,17 @@ fn push_json_string(body: &mut Vec<u8>, value: &str) {
     let bytes = value.as_bytes();
     let mut plain_from = 0;
     for (at, &byte) in bytes.iter().enumerate() {
-        let escape: &[u8] = match byte {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => b"",
-            _ => continue,
-        };
+        if !matches!(byte, b'"' | b'\\' | 0..=0x1f) {
+            continue;
+        }
         body.extend_from_slice(&bytes[plain_from..at]);
-        if escape.is_empty() {
-            body.extend_from_slice(format!("\\u{byte:04x}").as_bytes());
-        } else {
-            body.extend_from_slice(escape);
+        match byte {
+            b'"' => body.extend_from_slice(b"\\\""),
+            b'\\' => body.extend_from_slice(b"\\\\"),
+            b'\n' => body.extend_from_slice(b"\\n"),
+            b'\r' => body.extend_from_slice(b"\\r"),
+            b'\t' => body.extend_from_slice(b"\\t"),
+            _ => body.extend_from_slice(format!("\\u{byte:04x}").as_bytes()),
         }
         plain_from = at + 1;
     }
@@ -92,12 +91,6 @@ mod tests {
             partition_key: partition_key.to_owned(),
             explicit_hash_key: explicit_hash_key.map(str::to_owned),
         }
-    }
-
-    fn put_records_body(stream: &StreamTarget, entries: &[PutEntry]) -> Vec<u8> {
-        let mut body = Vec::new();
-        write_put_records_body(stream, entries, &mut body);
-        body
     }
 
     fn parsed(stream: &StreamTarget, entries: &[PutEntry]) -> Value {
@@ -156,8 +149,7 @@ mod tests {
     fn one_allocation_when_nothing_needs_escaping() {
         let entries: Vec<PutEntry> = (0..500).map(|i| entry(&[b'x'; 1000], &format!("key-{i}"), None)).collect();
         let stream = StreamTarget::Name("logs".into());
-        let mut body = Vec::new();
-        write_put_records_body(&stream, &entries, &mut body);
+        let body = put_records_body(&stream, &entries);
         assert!(body.len() <= body_size_hint(&stream, &entries));
         assert_eq!(body.capacity(), body_size_hint(&stream, &entries));
     }

@@ -1,6 +1,6 @@
 //! The transport over aws-sdk-kinesis.
 
-use crate::put_records_body::write_put_records_body;
+use crate::put_records_body::put_records_body;
 use crate::shard_map::Shard;
 use crate::transport::{BoxFuture, EntryResult, PutEntry, RequestError, RequestErrorKind, StreamTarget, Transport};
 use aws_credential_types::provider::error::CredentialsError;
@@ -89,10 +89,8 @@ impl Transport for SdkTransport {
         let stream = stream.clone();
         Box::pin(async move {
             let count = entries.len();
-            let mut body = Vec::new();
-            write_put_records_body(&stream, &entries, &mut body);
+            let body = Bytes::from(put_records_body(&stream, &entries));
             drop(entries);
-            let body = Bytes::from(body);
             let content_length = body.len().to_string();
             // The input carries only the stream (the endpoint rules read it); the records go in
             // the body written above, which replaces the serialized one before signing.
