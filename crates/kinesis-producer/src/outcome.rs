@@ -67,11 +67,13 @@ impl BatchState {
 
     /// Gives a record refused at submit (never counted as pending) its outcome.
     pub(crate) fn reject(&self, index: usize, outcome: Outcome) {
-        self.set(index, outcome);
+        self.set_all(std::iter::once((index, outcome)));
     }
 
-    fn set(&self, index: usize, outcome: Outcome) {
-        self.set_all(std::iter::once((index, outcome)));
+    /// Releases the records' share of the buffering bounds, then sets their outcomes.
+    fn complete(&self, bytes: u64, outcomes: impl ExactSizeIterator<Item = (usize, Outcome)>) {
+        self.pending.release(outcomes.len() as u64, bytes);
+        self.set_all(outcomes);
     }
 
     /// Sets outcomes under one lock; a record that already has one keeps it.
@@ -121,8 +123,7 @@ impl OutcomeSlot {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
-        self.batch.pending.release(1, self.size as u64);
-        self.batch.set(self.index as usize, outcome);
+        self.batch.complete(u64::from(self.size), std::iter::once((self.index as usize, outcome)));
     }
 }
 
@@ -132,17 +133,13 @@ pub(crate) fn complete_all(completions: impl IntoIterator<Item = (OutcomeSlot, O
     let mut run: Vec<(usize, Outcome)> = Vec::new();
     let mut run_batch: Option<Arc<BatchState>> = None;
     let mut run_bytes = 0u64;
-    let flush = |batch: Arc<BatchState>, run: &mut Vec<(usize, Outcome)>, bytes: u64| {
-        batch.pending.release(run.len() as u64, bytes);
-        batch.set_all(run.drain(..));
-    };
     for (mut slot, outcome) in completions {
         if std::mem::replace(&mut slot.done, true) {
             continue;
         }
         if !run_batch.as_ref().is_some_and(|batch| Arc::ptr_eq(batch, &slot.batch)) {
             if let Some(batch) = run_batch.take() {
-                flush(batch, &mut run, std::mem::take(&mut run_bytes));
+                batch.complete(std::mem::take(&mut run_bytes), run.drain(..));
             }
             run_batch = Some(slot.batch.clone());
         }
@@ -150,7 +147,7 @@ pub(crate) fn complete_all(completions: impl IntoIterator<Item = (OutcomeSlot, O
         run_bytes += u64::from(slot.size);
     }
     if let Some(batch) = run_batch {
-        flush(batch, &mut run, run_bytes);
+        batch.complete(run_bytes, run.drain(..));
     }
 }
 
