@@ -5,6 +5,7 @@
 //! table, records), so the output is byte-identical to KPL's.
 
 use crate::record::PendingRecord;
+use crate::spare_buffers::SpareBuffers;
 use bytes::Bytes;
 use md5::{Digest, Md5};
 use prost::encoding::{encode_varint, encoded_len_varint};
@@ -132,7 +133,7 @@ impl Aggregator {
             .get(&pk_key)
             .copied()
             .filter(|&i| self.members[self.pk_table[i as usize] as usize].partition_key == record.partition_key);
-        let ehk_existing = record.explicit_hash_key.map(|ehk| (ehk, self.ehk_lookup.get(&ehk).copied()));
+        let ehk_existing = record.explicit_hash_key().map(|ehk| (ehk, self.ehk_lookup.get(&ehk).copied()));
 
         let pk_index = pk_existing.unwrap_or(self.pk_table.len() as u32);
         let ehk_index = ehk_existing.map(|(_, existing)| existing.unwrap_or(self.ehk_table.len() as u32));
@@ -166,17 +167,21 @@ impl Aggregator {
         Ok(())
     }
 
-    /// Finishes the aggregate (a single record stays raw) and empties the aggregator,
-    /// keeping its allocations for the next one.
-    pub fn finish(&mut self) -> Option<(Bytes, Vec<PendingRecord>)> {
+    /// Finishes the aggregate (a single record stays raw) and empties the aggregator. The
+    /// encoded data and the next member list come from `spares` when it has some.
+    pub fn finish(&mut self, spares: &mut SpareBuffers) -> Option<(Bytes, Vec<PendingRecord>)> {
         if self.members.is_empty() {
             return None;
         }
-        let data = if self.members.len() == 1 { self.members[0].data.clone() } else { Bytes::from(self.encode()) };
-        // The next aggregate likely holds as many records: start it at that capacity rather
+        let data = if self.members.len() == 1 {
+            self.members[0].data.clone()
+        } else {
+            Bytes::from(self.encode(spares.take_data(self.size())))
+        };
+        // The next aggregate likely holds as many records: start it with room for them rather
         // than growing (and copying) the member list again.
-        let capacity = self.members.len();
-        let members = std::mem::replace(&mut self.members, Vec::with_capacity(capacity));
+        let next_members = spares.take_members(self.members.len());
+        let members = std::mem::replace(&mut self.members, next_members);
         self.indices.clear();
         self.pk_table.clear();
         self.pk_lookup.clear();
@@ -186,8 +191,8 @@ impl Aggregator {
         Some((data, members))
     }
 
-    fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.size());
+    /// Encodes the aggregate into `out` (empty, with room for it).
+    fn encode(&self, mut out: Vec<u8>) -> Vec<u8> {
         out.extend_from_slice(&MAGIC);
         for &member in &self.pk_table {
             let key = self.members[member as usize].partition_key.as_bytes();
@@ -267,7 +272,7 @@ pub(crate) mod tests {
         }
         let expected = "f3899ac20a03706b310a03706b3212033132331a0908001a0568656c6c6f1a0b080110001a05776f726c641a0508001a0121adb0e9722c84524d925abfbb4aee29c8";
         assert_eq!(agg.size(), 66);
-        let (data, members) = agg.finish().unwrap();
+        let (data, members) = agg.finish(&mut SpareBuffers::default()).unwrap();
         assert_eq!(hex(&data), expected);
         assert_eq!(members.len(), 3);
         assert!(agg.is_empty());
@@ -278,7 +283,7 @@ pub(crate) mod tests {
         let mut agg = Aggregator::default();
         agg.try_add(pending("k", None, b"payload"), 1000, 10).unwrap();
         assert_eq!(agg.size(), 7);
-        let (data, _) = agg.finish().unwrap();
+        let (data, _) = agg.finish(&mut SpareBuffers::default()).unwrap();
         assert_eq!(&data[..], b"payload");
     }
 
@@ -305,7 +310,7 @@ pub(crate) mod tests {
                 }
             }
             let size = agg.size();
-            let (bytes, members) = agg.finish().unwrap();
+            let (bytes, members) = agg.finish(&mut SpareBuffers::default()).unwrap();
             assert_eq!(bytes.len(), size, "round {round}");
             if members.len() < 2 {
                 continue;
@@ -333,7 +338,7 @@ pub(crate) mod tests {
         assert!(agg.size() <= 1000);
         assert!(agg.size() > 1000 - 120, "filled close to the limit: {}", agg.size());
         let size = agg.size();
-        assert_eq!(agg.finish().unwrap().0.len(), size);
+        assert_eq!(agg.finish(&mut SpareBuffers::default()).unwrap().0.len(), size);
 
         let mut agg = Aggregator::default();
         for i in 0..3 {
@@ -348,10 +353,30 @@ pub(crate) mod tests {
         for i in 0..150 {
             agg.try_add(pending(&format!("k{i}"), None, b"x"), 1 << 20, u64::MAX).unwrap();
         }
-        let (_, members) = agg.finish().unwrap();
+        let (_, members) = agg.finish(&mut SpareBuffers::default()).unwrap();
         assert_eq!(members.len(), 150);
         assert!(agg.is_empty());
         assert!(agg.members.capacity() >= 150, "member list regrows: {}", agg.members.capacity());
+    }
+
+    #[test]
+    fn aggregates_are_written_into_spare_buffers() {
+        let mut spares = SpareBuffers::default();
+        let mut agg = Aggregator::default();
+        let fill = |agg: &mut Aggregator| {
+            for i in 0..100 {
+                agg.try_add(pending(&format!("k{i}"), None, &[9u8; 100]), 1 << 20, u64::MAX).unwrap();
+            }
+        };
+        fill(&mut agg);
+        let (first, members) = agg.finish(&mut spares).unwrap();
+        let address = first.as_ptr();
+        spares.give_data(first);
+        spares.give_members(members);
+        fill(&mut agg);
+        let (second, _) = agg.finish(&mut spares).unwrap();
+        assert_eq!(second.as_ptr(), address);
+        assert_eq!(decode(&second).records.len(), 100);
     }
 
     #[test]
@@ -359,6 +384,6 @@ pub(crate) mod tests {
         let mut agg = Aggregator::default();
         agg.try_add(pending("big", None, &[1u8; 5000]), 1000, 10).unwrap();
         assert!(agg.try_add(pending("small", None, b"x"), 1000, 10).is_err());
-        assert_eq!(agg.finish().unwrap().0.len(), 5000);
+        assert_eq!(agg.finish(&mut SpareBuffers::default()).unwrap().0.len(), 5000);
     }
 }

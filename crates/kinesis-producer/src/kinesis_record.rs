@@ -55,7 +55,7 @@ impl KinesisRecord {
         let explicit_hash_key = if self.is_aggregate() {
             Some(self.hash_key().to_string())
         } else {
-            self.members[0].explicit_hash_key.map(|k| k.to_string())
+            self.members[0].explicit_hash_key().map(|k| k.to_string())
         };
         PutEntry { data: self.data.clone(), partition_key: self.partition_key().to_owned(), explicit_hash_key }
     }

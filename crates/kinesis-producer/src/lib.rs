@@ -36,6 +36,7 @@ mod redaction;
 pub mod retry;
 mod sdk_transport;
 pub mod shard_map;
+mod spare_buffers;
 mod stream;
 #[cfg(test)]
 mod test_support;

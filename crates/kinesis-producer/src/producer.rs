@@ -272,7 +272,7 @@ impl Producer {
             };
             let size = record.data.len() + record.partition_key.len();
             let pending = PendingRecord {
-                explicit_hash_key: record.explicit_hash_key.as_ref().map(|_| hash_key),
+                has_explicit_hash_key: record.explicit_hash_key.is_some(),
                 hash_key,
                 partition_key: record.partition_key,
                 data: record.data,

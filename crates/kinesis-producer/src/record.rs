@@ -89,7 +89,8 @@ impl std::error::Error for RecordError {}
 /// A validated record inside the producer, carrying where its outcome goes.
 pub(crate) struct PendingRecord {
     pub partition_key: String,
-    pub explicit_hash_key: Option<u128>,
+    /// Routed by an explicit hash key (`hash_key`) rather than the partition key's MD5.
+    pub has_explicit_hash_key: bool,
     pub hash_key: u128,
     pub data: Bytes,
     pub arrival: Instant,
@@ -112,6 +113,11 @@ impl fmt::Debug for PendingRecord {
 }
 
 impl PendingRecord {
+    /// The explicit hash key, if it has one.
+    pub fn explicit_hash_key(&self) -> Option<u128> {
+        self.has_explicit_hash_key.then_some(self.hash_key)
+    }
+
     /// Bytes Kinesis counts for this record: data plus partition key.
     pub fn size(&self) -> usize {
         self.data.len() + self.partition_key.len()

@@ -12,6 +12,7 @@ use crate::outcome::{complete_all, Outcome};
 use crate::record::PendingRecord;
 use crate::retry::{backoff, certificate_problem, classify_entry, classify_request, Disposition};
 use crate::shard_map::{refresh_backoff, Shard, ShardMap};
+use crate::spare_buffers::SpareBuffers;
 use crate::transport::{EntryResult, RequestError, RequestErrorKind, StreamTarget, Transport};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
@@ -180,6 +181,7 @@ pub(crate) fn spawn(shared: Arc<Shared>, key: String) -> UnboundedSender<Command
         ready: VecDeque::new(),
         in_flight: HashMap::new(),
         landed: Vec::new(),
+        spares: SpareBuffers::default(),
         next_request: 0,
         metrics_due: None,
         flush_requested: false,
@@ -233,6 +235,8 @@ struct StreamWorker {
     in_flight: HashMap<u64, Vec<KinesisRecord>>,
     /// Aggregates stored in an unexpected shard, waiting for the next shard map.
     landed: Vec<Landed>,
+    /// Buffers of delivered aggregates, for the next ones.
+    spares: SpareBuffers,
     next_request: u64,
 
     metrics: LocalMetrics,
@@ -553,14 +557,14 @@ impl StreamWorker {
         };
         let mut finished = None;
         if let Err(record) = slot.aggregator.try_add(record, max_size, max_count) {
-            finished = Self::close_aggregate(slot, predicted.clone());
+            finished = Self::close_aggregate(slot, predicted.clone(), &mut self.spares);
             if slot.aggregator.try_add(record, max_size, max_count).is_err() {
                 unreachable!("an empty aggregate takes any record");
             }
         }
         slot.deadline = Some(slot.deadline.map_or(deadline, |d| d.min(deadline)));
         let full = slot.aggregator.len() as u64 >= max_count;
-        let full_aggregate = if full { Self::close_aggregate(slot, predicted) } else { None };
+        let full_aggregate = if full { Self::close_aggregate(slot, predicted, &mut self.spares) } else { None };
         self.next_aggregate_deadline = Some(self.next_aggregate_deadline.map_or(deadline, |d| d.min(deadline)));
         self.aggregated_records += 1;
         for kinesis_record in [finished, full_aggregate].into_iter().flatten() {
@@ -572,8 +576,12 @@ impl StreamWorker {
         }
     }
 
-    fn close_aggregate(slot: &mut OpenAggregate, predicted: Option<Arc<str>>) -> Option<KinesisRecord> {
-        let (data, members) = slot.aggregator.finish()?;
+    fn close_aggregate(
+        slot: &mut OpenAggregate,
+        predicted: Option<Arc<str>>,
+        spares: &mut SpareBuffers,
+    ) -> Option<KinesisRecord> {
+        let (data, members) = slot.aggregator.finish(spares)?;
         let deadline = slot.deadline.take().unwrap_or_else(Instant::now);
         Some(KinesisRecord::new(data, members, predicted, deadline))
     }
@@ -586,14 +594,14 @@ impl StreamWorker {
             match slot.deadline {
                 Some(d) if all || d <= now => {
                     let predicted = self.map.as_ref().map(|m| m.shard(i).id.clone());
-                    closed.extend(Self::close_aggregate(slot, predicted));
+                    closed.extend(Self::close_aggregate(slot, predicted, &mut self.spares));
                 }
                 d => next = earliest(next, d),
             }
         }
         self.hash_aggregates.retain(|_, slot| match slot.deadline {
             Some(d) if all || d <= now => {
-                closed.extend(Self::close_aggregate(slot, None));
+                closed.extend(Self::close_aggregate(slot, None, &mut self.spares));
                 false
             }
             d => {
@@ -819,8 +827,9 @@ impl StreamWorker {
         self.metrics.record(Metric::UserRecordsPut, Some(&shard), 1.0, users);
         self.metrics.record(Metric::UserRecordsDataPut, Some(&shard), record.user_bytes() as f64, 1);
         self.metrics.record(Metric::UserRecordsPerKinesisRecord, Some(&shard), users as f64, 1);
+        let KinesisRecord { data, mut members, .. } = record;
         let mut retries = StatBuilder::default();
-        complete_all(record.members.into_iter().map(|member| {
+        complete_all(members.drain(..).map(|member| {
             let attempts = member.attempts;
             retries.add(f64::from(attempts.saturating_sub(1)));
             let outcome =
@@ -828,6 +837,8 @@ impl StreamWorker {
             (member.slot, outcome)
         }));
         self.metrics.record_stat(Metric::RetriesPerRecord, Some(&shard), retries.build());
+        self.spares.give_members(members);
+        self.spares.give_data(data);
     }
 
     fn on_failed(
@@ -948,7 +959,7 @@ impl StreamWorker {
             "the producer was closed before Kinesis answered; the record may have been delivered".into();
         let mut members: Vec<PendingRecord> = self.held.drain(..).map(|(r, _)| r).collect();
         for slot in self.shard_aggregates.iter_mut().chain(self.hash_aggregates.values_mut()) {
-            members.extend(slot.aggregator.finish().into_iter().flat_map(|(_, m)| m));
+            members.extend(slot.aggregator.finish(&mut self.spares).into_iter().flat_map(|(_, m)| m));
         }
         self.hash_aggregates.clear();
         self.aggregated_records = 0;

@@ -1,0 +1,112 @@
+//! Buffers of delivered aggregates, kept for the next aggregates of the stream.
+//!
+//! Every aggregate needs a data buffer of up to `aggregation_max_size` bytes and a list of its
+//! user records. Freshly allocated, their pages are zeroed by the kernel on first touch each
+//! time the allocator has handed them back to it in between; a small stock of warm ones avoids
+//! that churn.
+
+use crate::record::PendingRecord;
+use bytes::Bytes;
+
+/// Most buffers of each kind kept: about as many aggregates as one full request carries.
+const MAX_SPARES: usize = 128;
+/// Smaller data buffers (raw records) are not worth keeping.
+const MIN_DATA_CAPACITY: usize = 4096;
+
+#[derive(Default)]
+pub(crate) struct SpareBuffers {
+    data: Vec<Vec<u8>>,
+    members: Vec<Vec<PendingRecord>>,
+}
+
+impl SpareBuffers {
+    /// An empty data buffer with room for `size` bytes.
+    pub fn take_data(&mut self, size: usize) -> Vec<u8> {
+        match self.data.pop() {
+            Some(mut buffer) => {
+                buffer.reserve(size);
+                buffer
+            }
+            None => Vec::with_capacity(size),
+        }
+    }
+
+    /// An empty member list with room for at least `capacity` records.
+    pub fn take_members(&mut self, capacity: usize) -> Vec<PendingRecord> {
+        match self.members.pop() {
+            Some(mut members) => {
+                members.reserve(capacity);
+                members
+            }
+            None => Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Keeps the buffer behind `data` if nothing else refers to it any more.
+    pub fn give_data(&mut self, data: Bytes) {
+        if self.data.len() >= MAX_SPARES {
+            return;
+        }
+        if let Ok(buffer) = data.try_into_mut() {
+            let mut buffer = Vec::from(buffer);
+            if buffer.capacity() >= MIN_DATA_CAPACITY {
+                buffer.clear();
+                self.data.push(buffer);
+            }
+        }
+    }
+
+    /// Keeps an emptied member list.
+    pub fn give_members(&mut self, mut members: Vec<PendingRecord>) {
+        if self.members.len() < MAX_SPARES && members.capacity() > 0 {
+            members.clear();
+            self.members.push(members);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::pending;
+
+    #[test]
+    fn a_buffer_no_longer_shared_is_used_again() {
+        let mut spares = SpareBuffers::default();
+        let buffer = vec![7u8; 10_000];
+        let address = buffer.as_ptr();
+        let data = Bytes::from(buffer);
+        let in_request = data.clone();
+        spares.give_data(data);
+        assert_eq!(spares.data.len(), 0, "a buffer still in a request is not taken");
+
+        let data = in_request;
+        spares.give_data(data);
+        let again = spares.take_data(5_000);
+        assert_eq!(again.as_ptr(), address);
+        assert!(again.is_empty());
+        assert!(spares.take_data(5_000).capacity() >= 5_000, "a fresh one when none is left");
+    }
+
+    #[test]
+    fn small_and_static_data_is_not_kept() {
+        let mut spares = SpareBuffers::default();
+        spares.give_data(Bytes::from(vec![1u8; 100]));
+        spares.give_data(Bytes::from_static(&[0u8; 8192]));
+        assert!(spares.data.is_empty());
+    }
+
+    #[test]
+    fn member_lists_come_back_empty_and_the_stock_is_bounded() {
+        let mut spares = SpareBuffers::default();
+        for _ in 0..MAX_SPARES + 10 {
+            let mut members = Vec::with_capacity(4);
+            members.push(pending("k", None, b"x"));
+            spares.give_members(members);
+        }
+        assert_eq!(spares.members.len(), MAX_SPARES);
+        let members = spares.take_members(3);
+        assert!(members.is_empty() && members.capacity() >= 4);
+        assert!(spares.take_members(100).capacity() >= 100);
+    }
+}
