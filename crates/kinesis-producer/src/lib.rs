@@ -16,6 +16,7 @@
 
 mod aggregation;
 mod backpressure;
+mod body_buffers;
 mod client;
 mod cloudwatch_client;
 mod cloudwatch_metrics;

@@ -7,9 +7,10 @@
 
 use crate::transport::{PutEntry, StreamTarget};
 
-/// The awsJson 1.1 body of a PutRecords request for `entries` into `stream`.
-pub(crate) fn put_records_body(stream: &StreamTarget, entries: &[PutEntry]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(body_size_hint(stream, entries));
+/// Writes the awsJson 1.1 body of a PutRecords request for `entries` into `stream` into the
+/// empty `body`.
+pub(crate) fn put_records_body(stream: &StreamTarget, entries: &[PutEntry], mut body: Vec<u8>) -> Vec<u8> {
+    body.reserve(body_size_hint(stream, entries));
     body.extend_from_slice(b"{\"Records\":[");
     for (index, entry) in entries.iter().enumerate() {
         if index > 0 {
@@ -94,7 +95,7 @@ mod tests {
     }
 
     fn parsed(stream: &StreamTarget, entries: &[PutEntry]) -> Value {
-        let body = put_records_body(stream, entries);
+        let body = put_records_body(stream, entries, Vec::new());
         serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&body)))
     }
 
@@ -149,7 +150,7 @@ mod tests {
     fn one_allocation_when_nothing_needs_escaping() {
         let entries: Vec<PutEntry> = (0..500).map(|i| entry(&[b'x'; 1000], &format!("key-{i}"), None)).collect();
         let stream = StreamTarget::Name("logs".into());
-        let body = put_records_body(&stream, &entries);
+        let body = put_records_body(&stream, &entries, Vec::new());
         assert!(body.len() <= body_size_hint(&stream, &entries));
         assert_eq!(body.capacity(), body_size_hint(&stream, &entries));
     }

@@ -1,5 +1,6 @@
 //! The transport over aws-sdk-kinesis.
 
+use crate::body_buffers::BodyBuffers;
 use crate::put_records_body::put_records_body;
 use crate::shard_map::Shard;
 use crate::transport::{BoxFuture, EntryResult, PutEntry, RequestError, RequestErrorKind, StreamTarget, Transport};
@@ -10,7 +11,6 @@ use aws_sdk_kinesis::Client;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::display::DisplayErrorContext;
-use bytes::Bytes;
 use std::sync::Arc;
 
 /// Largest page ListShards returns.
@@ -20,12 +20,13 @@ const LIST_SHARDS_PAGE: i32 = 1000;
 #[derive(Clone)]
 pub struct SdkTransport {
     client: Arc<Client>,
+    bodies: Arc<BodyBuffers>,
 }
 
 impl SdkTransport {
     /// Wraps a configured client.
     pub fn new(client: Client) -> Self {
-        SdkTransport { client: Arc::new(client) }
+        SdkTransport { client: Arc::new(client), bodies: Arc::default() }
     }
 }
 
@@ -86,10 +87,11 @@ impl Transport for SdkTransport {
         entries: Vec<PutEntry>,
     ) -> BoxFuture<Result<Vec<EntryResult>, RequestError>> {
         let client = self.client.clone();
+        let bodies = self.bodies.clone();
         let stream = stream.clone();
         Box::pin(async move {
             let count = entries.len();
-            let body = Bytes::from(put_records_body(&stream, &entries));
+            let body = bodies.into_body(put_records_body(&stream, &entries, bodies.take()));
             drop(entries);
             let content_length = body.len().to_string();
             // The input carries only the stream (the endpoint rules read it); the records go in
