@@ -62,9 +62,8 @@ fn decimal_len(mut n: u128) -> usize {
 /// Key for de-duplicating partition keys: a multiplicative hash of the key, eight bytes at a
 /// time (a collision only costs a duplicate table entry, never a wrong one, since hits are
 /// compared in full).
-fn partition_key_lookup(partition_key: &str) -> u128 {
+fn partition_key_lookup(bytes: &[u8]) -> u128 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
-    let bytes = partition_key.as_bytes();
     let mut h = bytes.len() as u64;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
@@ -127,7 +126,7 @@ impl Aggregator {
     // Handing the record back by value (rather than boxing it) keeps the hot path allocation-free.
     #[allow(clippy::result_large_err)]
     pub fn try_add(&mut self, record: PendingRecord, max_size: usize, max_count: u64) -> Result<(), PendingRecord> {
-        let pk_key = partition_key_lookup(&record.partition_key);
+        let pk_key = partition_key_lookup(record.partition_key.as_bytes());
         let pk_existing = self
             .pk_lookup
             .get(&pk_key)

@@ -35,7 +35,7 @@ impl KinesisRecord {
         if self.is_aggregate() {
             AGGREGATE_PARTITION_KEY
         } else {
-            &self.members[0].partition_key
+            self.members[0].partition_key.as_str()
         }
     }
 

@@ -30,6 +30,7 @@ mod kinesis_record;
 mod limiter;
 pub mod metrics;
 mod outcome;
+mod partition_key;
 mod producer;
 mod put_records_body;
 mod record;

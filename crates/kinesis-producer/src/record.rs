@@ -1,6 +1,7 @@
 //! User records: what callers submit, how they are validated, and their hash keys.
 
 use crate::outcome::{Outcome, OutcomeSlot};
+use crate::partition_key::PartitionKey;
 use bytes::Bytes;
 use md5::{Digest, Md5};
 use std::fmt;
@@ -88,7 +89,7 @@ impl std::error::Error for RecordError {}
 
 /// A validated record inside the producer, carrying where its outcome goes.
 pub(crate) struct PendingRecord {
-    pub partition_key: String,
+    pub partition_key: PartitionKey,
     /// Routed by an explicit hash key (`hash_key`) rather than the partition key's MD5.
     pub has_explicit_hash_key: bool,
     pub hash_key: u128,

@@ -2,6 +2,7 @@
 
 use crate::backpressure::Pending;
 use crate::outcome::{Batch, BatchState, OutcomeSlot};
+use crate::partition_key::PartitionKey;
 use crate::record::{partition_key_hash, PendingRecord};
 use bytes::Bytes;
 use std::sync::Arc;
@@ -29,7 +30,7 @@ pub(crate) fn pending_in(
 ) -> PendingRecord {
     let now = Instant::now();
     PendingRecord {
-        partition_key: partition_key.to_owned(),
+        partition_key: PartitionKey::new(partition_key.to_owned()),
         has_explicit_hash_key: explicit_hash_key.is_some(),
         hash_key: explicit_hash_key.unwrap_or_else(|| partition_key_hash(partition_key)),
         data: Bytes::copy_from_slice(data),
