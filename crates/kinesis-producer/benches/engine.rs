@@ -31,6 +31,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+/// Records per `submit` call.
+const BATCH_RECORDS: usize = 500;
+/// Batches of payloads written ahead and used in turn (25 MiB of 200-byte records).
+const PAYLOAD_RING: usize = 256;
+
 struct Options {
     records: usize,
     shards: u32,
@@ -283,7 +288,12 @@ fn run(options: &Options, aggregation: bool, latency_ms: u64, metrics: Option<&C
     let aggregation_max_size = config.aggregation_max_size as f64;
     let collection_limits = (config.collection_max_count as f64, config.effective_collection_max_size() as f64);
     let producer = Producer::new(config).expect("producer");
-    let payload = Bytes::from(vec![b'x'; options.size]);
+    // Payloads in distinct memory, one buffer per batch as the bridge passes them, written before
+    // the clock starts. The ring holds more records than the producer does at once (100,000 by
+    // default), so it stands in for the data the producer holds, and the data are read from memory
+    // rather than from one cached payload.
+    let payload_buffers: Vec<Bytes> =
+        (0..PAYLOAD_RING).map(|_| Bytes::from(vec![b'x'; options.size * BATCH_RECORDS])).collect();
     reset_peak_rss();
     let cpu_before = cpu_seconds();
     let started = Instant::now();
@@ -302,13 +312,18 @@ fn run(options: &Options, aggregation: bool, latency_ms: u64, metrics: Option<&C
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut sent = 0;
     while sent < options.records {
-        let n = (options.records - sent).min(500);
+        let n = (options.records - sent).min(BATCH_RECORDS);
+        let payloads = &payload_buffers[(sent / BATCH_RECORDS) % PAYLOAD_RING];
         let batch: Vec<UserRecord> = (0..n)
-            .map(|_| {
+            .map(|i| {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
-                UserRecord::new("bench", format!("{seed:016x}"), payload.clone())
+                UserRecord::new(
+                    "bench",
+                    format!("{seed:016x}"),
+                    payloads.slice(i * options.size..(i + 1) * options.size),
+                )
             })
             .collect();
         let handle = producer.submit(batch, Duration::from_secs(600)).expect("submit");
