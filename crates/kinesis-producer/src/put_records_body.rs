@@ -10,7 +10,8 @@ use crate::transport::{PutEntry, StreamTarget};
 /// Writes the awsJson 1.1 body of a PutRecords request for `entries` into `stream` into the
 /// empty `body`.
 pub(crate) fn put_records_body(stream: &StreamTarget, entries: &[PutEntry], mut body: Vec<u8>) -> Vec<u8> {
-    body.reserve(body_size_hint(stream, entries));
+    // Exact: a reused buffer a little too small must not double.
+    body.reserve_exact(body_size_hint(stream, entries));
     body.extend_from_slice(b"{\"Records\":[");
     for (index, entry) in entries.iter().enumerate() {
         if index > 0 {

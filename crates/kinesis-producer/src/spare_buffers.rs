@@ -24,7 +24,8 @@ impl SpareBuffers {
     pub fn take_data(&mut self, size: usize) -> Vec<u8> {
         match self.data.pop() {
             Some(mut buffer) => {
-                buffer.reserve(size);
+                // Exact: a buffer a little too small must not double.
+                buffer.reserve_exact(size);
                 buffer
             }
             None => Vec::with_capacity(size),
