@@ -9,7 +9,6 @@ use std::fmt;
 
 const INLINE_CAPACITY: usize = 38;
 
-#[derive(Clone)]
 pub(crate) enum PartitionKey {
     Inline { len: u8, bytes: [u8; INLINE_CAPACITY] },
     Heap(Box<str>),

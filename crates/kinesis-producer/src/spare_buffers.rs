@@ -22,25 +22,12 @@ pub(crate) struct SpareBuffers {
 impl SpareBuffers {
     /// An empty data buffer with room for `size` bytes.
     pub fn take_data(&mut self, size: usize) -> Vec<u8> {
-        match self.data.pop() {
-            Some(mut buffer) => {
-                // Exact: a buffer a little too small must not double.
-                buffer.reserve_exact(size);
-                buffer
-            }
-            None => Vec::with_capacity(size),
-        }
+        take_with_room(&mut self.data, size)
     }
 
-    /// An empty member list with room for at least `capacity` records.
+    /// An empty member list with room for `capacity` records.
     pub fn take_members(&mut self, capacity: usize) -> Vec<PendingRecord> {
-        match self.members.pop() {
-            Some(mut members) => {
-                members.reserve(capacity);
-                members
-            }
-            None => Vec::with_capacity(capacity),
-        }
+        take_with_room(&mut self.members, capacity)
     }
 
     /// Keeps the buffer behind `data` if nothing else refers to it any more.
@@ -64,6 +51,14 @@ impl SpareBuffers {
             self.members.push(members);
         }
     }
+}
+
+/// A spare from `stock` (or a new one) with room for `room` items. Exact: a spare a little too
+/// small must not double.
+fn take_with_room<T>(stock: &mut Vec<Vec<T>>, room: usize) -> Vec<T> {
+    let mut spare = stock.pop().unwrap_or_default();
+    spare.reserve_exact(room);
+    spare
 }
 
 #[cfg(test)]
