@@ -198,7 +198,6 @@ impl ProducerBuilder {
             streams,
             metrics,
             max_user_record_size,
-            record_ttl: config.record_ttl(),
             closed: AtomicBool::new(false),
         })
     }
@@ -214,7 +213,6 @@ pub struct Producer {
     streams: Arc<StreamTable>,
     metrics: Arc<Metrics>,
     max_user_record_size: usize,
-    record_ttl: Duration,
     closed: AtomicBool,
 }
 
@@ -261,7 +259,7 @@ impl Producer {
             self.pending.batch_done(id);
         }
         let now = Instant::now();
-        let expiration = after(now, self.record_ttl);
+        let total = records.len();
         let mut by_stream: Vec<(String, Vec<PendingRecord>)> = Vec::new();
         for (index, (record, checked)) in records.into_iter().zip(hash_keys).enumerate() {
             let hash_key = match checked {
@@ -278,14 +276,18 @@ impl Producer {
                 partition_key: PartitionKey::new(record.partition_key),
                 data: record.data,
                 arrival: now,
-                expiration,
                 attempts: 0,
                 last_error: None,
                 slot: OutcomeSlot::new(batch.clone(), index, size),
             };
             match by_stream.iter_mut().find(|(s, _)| *s == record.stream) {
                 Some((_, group)) => group.push(pending),
-                None => by_stream.push((record.stream, vec![pending])),
+                None => {
+                    // Usually one stream takes the whole batch: room for it up front.
+                    let mut group = Vec::with_capacity(total - index);
+                    group.push(pending);
+                    by_stream.push((record.stream, group));
+                }
             }
         }
         self.dispatch(by_stream);

@@ -94,8 +94,8 @@ pub(crate) struct PendingRecord {
     pub has_explicit_hash_key: bool,
     pub hash_key: u128,
     pub data: Bytes,
+    /// When it was submitted; it expires `record_ttl` later.
     pub arrival: Instant,
-    pub expiration: Instant,
     pub attempts: u32,
     /// The last error met while sending it ("code: message"), for the outcome if it expires.
     pub last_error: Option<Arc<str>>,

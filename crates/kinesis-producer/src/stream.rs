@@ -707,7 +707,7 @@ impl StreamWorker {
         let now = Instant::now();
         let mut records = Vec::with_capacity(request.len());
         for record in request {
-            if record.members.iter().all(|m| now >= m.expiration) {
+            if record.members.iter().all(|m| self.expired(m, now)) {
                 self.expire(record.members, record.predicted_shard.as_ref());
             } else {
                 records.push(record);
@@ -906,14 +906,23 @@ impl StreamWorker {
         self.metrics.record_stat(Metric::RetriesPerRecord, shard, retries.build());
     }
 
+    /// When `record_ttl` runs out for the record.
+    fn expiration(&self, record: &PendingRecord) -> Instant {
+        after(record.arrival, self.shared.settings.record_ttl)
+    }
+
+    fn expired(&self, record: &PendingRecord, now: Instant) -> bool {
+        now >= self.expiration(record)
+    }
+
     fn schedule_retry(&mut self, mut record: KinesisRecord, code: &str, message: &str, now: Instant) {
         let last_error: Arc<str> = format!("{code}: {message}").into();
         for member in &mut record.members {
             member.last_error = Some(last_error.clone());
         }
         let retry_at = after(now, backoff(record.sends, rand::random::<f64>()));
-        let retry = if record.members.iter().any(|m| now >= m.expiration) {
-            let (expired, alive): (Vec<_>, Vec<_>) = record.members.drain(..).partition(|m| now >= m.expiration);
+        let retry = if record.members.iter().any(|m| self.expired(m, now)) {
+            let (expired, alive): (Vec<_>, Vec<_>) = record.members.drain(..).partition(|m| self.expired(m, now));
             self.expire(expired, record.predicted_shard.as_ref());
             if alive.is_empty() {
                 return;
@@ -925,8 +934,8 @@ impl StreamWorker {
         // Come back no later than the first expiry, so records fail when their TTL passes,
         // not a backoff later.
         let first_expiry = match &retry {
-            Retry::Whole(r) => r.members.iter().map(|m| m.expiration).min(),
-            Retry::Members(m) => m.iter().map(|m| m.expiration).min(),
+            Retry::Whole(r) => r.members.iter().map(|m| self.expiration(m)).min(),
+            Retry::Members(m) => m.iter().map(|m| self.expiration(m)).min(),
         };
         let due = first_expiry.map_or(retry_at, |e| e.min(retry_at));
         self.retry_seq += 1;
@@ -935,7 +944,7 @@ impl StreamWorker {
 
     fn resume(&mut self, retry: Retry, now: Instant) {
         match retry {
-            Retry::Whole(record) if record.members.iter().all(|m| now >= m.expiration) => {
+            Retry::Whole(record) if record.members.iter().all(|m| self.expired(m, now)) => {
                 self.expire(record.members, record.predicted_shard.as_ref());
             }
             Retry::Whole(mut record) => {

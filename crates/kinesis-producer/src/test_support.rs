@@ -6,7 +6,7 @@ use crate::partition_key::PartitionKey;
 use crate::record::{partition_key_hash, PendingRecord};
 use bytes::Bytes;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// A pending record whose outcome goes to a batch of its own.
 pub(crate) fn pending(partition_key: &str, explicit_hash_key: Option<u128>, data: &[u8]) -> PendingRecord {
@@ -35,7 +35,6 @@ pub(crate) fn pending_in(
         hash_key: explicit_hash_key.unwrap_or_else(|| partition_key_hash(partition_key)),
         data: Bytes::copy_from_slice(data),
         arrival: now,
-        expiration: now + Duration::from_secs(30),
         attempts: 0,
         last_error: None,
         slot: OutcomeSlot::new(batch.clone(), index, data.len() + partition_key.len()),
