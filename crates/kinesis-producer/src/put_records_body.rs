@@ -40,7 +40,7 @@ pub(crate) fn put_records_body(stream: &StreamTarget, entries: &[PutEntry], mut 
 }
 
 /// The body's length when no string needs escaping (the usual case), so one allocation suffices.
-fn body_size_hint(stream: &StreamTarget, entries: &[PutEntry]) -> usize {
+pub(crate) fn body_size_hint(stream: &StreamTarget, entries: &[PutEntry]) -> usize {
     // Field names, quotes and separators of one entry.
     const ENTRY_OVERHEAD: usize = 64;
     let entries_size: usize = entries

@@ -8,10 +8,15 @@
 use crate::record::PendingRecord;
 use bytes::Bytes;
 
-/// Most buffers of each kind kept: about as many aggregates as one full request carries.
-const MAX_SPARES: usize = 128;
+/// Most buffers of each kind kept: about as many aggregates as are out at 100,000 pending
+/// 200-byte records (about 420). Fewer let the allocator hand memory back to the kernel, only
+/// to fault it in again for the next aggregates; a stream idle for a minute drops them all.
+const MAX_SPARES: usize = 512;
 /// Smaller data buffers (raw records) are not worth keeping.
 const MIN_DATA_CAPACITY: usize = 4096;
+/// New buffers are sized in steps of a page, and member lists of 64 records.
+const DATA_GRANULE: usize = 4096;
+const MEMBERS_GRANULE: usize = 64;
 
 #[derive(Default)]
 pub(crate) struct SpareBuffers {
@@ -22,12 +27,12 @@ pub(crate) struct SpareBuffers {
 impl SpareBuffers {
     /// An empty data buffer with room for `size` bytes.
     pub fn take_data(&mut self, size: usize) -> Vec<u8> {
-        take_with_room(&mut self.data, size)
+        take_with_room(&mut self.data, size, DATA_GRANULE)
     }
 
     /// An empty member list with room for `capacity` records.
     pub fn take_members(&mut self, capacity: usize) -> Vec<PendingRecord> {
-        take_with_room(&mut self.members, capacity)
+        take_with_room(&mut self.members, capacity, MEMBERS_GRANULE)
     }
 
     /// Keeps the buffer behind `data` if nothing else refers to it any more.
@@ -53,12 +58,15 @@ impl SpareBuffers {
     }
 }
 
-/// A spare from `stock` (or a new one) with room for `room` items. Exact: a spare a little too
-/// small must not double.
-fn take_with_room<T>(stock: &mut Vec<Vec<T>>, room: usize) -> Vec<T> {
-    let mut spare = stock.pop().unwrap_or_default();
-    spare.reserve_exact(room);
-    spare
+/// A spare from `stock` with room for `room` items, else a new one with room for `room`
+/// rounded up to `granule`. Sizes differ by a few items from one aggregate to the next, and
+/// growing a spare a little too small would copy it whole into a new block: rounded up, the
+/// spares of full aggregates fit all the others.
+fn take_with_room<T>(stock: &mut Vec<Vec<T>>, room: usize, granule: usize) -> Vec<T> {
+    match stock.pop() {
+        Some(spare) if spare.capacity() >= room => spare,
+        _ => Vec::with_capacity(room.next_multiple_of(granule)),
+    }
 }
 
 #[cfg(test)]
@@ -82,6 +90,23 @@ mod tests {
         assert_eq!(again.as_ptr(), address);
         assert!(again.is_empty());
         assert!(spares.take_data(5_000).capacity() >= 5_000, "a fresh one when none is left");
+    }
+
+    #[test]
+    fn a_spare_fits_an_aggregate_a_little_larger_than_its_own() {
+        let mut spares = SpareBuffers::default();
+        let mut buffer = spares.take_data(50_000);
+        assert_eq!(buffer.capacity(), 53_248, "rounded up to whole pages");
+        buffer.resize(50_000, 1);
+        let address = buffer.as_ptr();
+        spares.give_data(Bytes::from(buffer));
+        let again = spares.take_data(51_000);
+        assert_eq!(again.as_ptr(), address);
+        assert!(again.is_empty());
+
+        spares.give_data(Bytes::from(vec![1u8; 5_000]));
+        let larger = spares.take_data(60_000);
+        assert_eq!(larger.capacity(), 61_440, "a spare too small is not grown");
     }
 
     #[test]
