@@ -3,10 +3,12 @@
 //! Data = magic `F3 89 9A C2` ++ protobuf `AggregatedRecord` ++ MD5 of the protobuf bytes.
 //! Fields are written in the order KPL writes them (partition key table, explicit hash key
 //! table, records), so the output is byte-identical to KPL's.
+//!
+//! A closed aggregate keeps its records and key tables, not its encoding: it is encoded when
+//! its request is built (again for a retry), so the producer holds each record's data once.
 
 use crate::record::PendingRecord;
 use crate::spare_buffers::SpareBuffers;
-use bytes::Bytes;
 use md5::{Digest, Md5};
 use prost::encoding::{encode_varint, encoded_len_varint};
 use std::collections::HashMap;
@@ -87,18 +89,77 @@ fn record_body_len(pk_index: u32, ehk_index: Option<u32>, data_len: usize) -> us
         + length_delimited_len(data_len)
 }
 
+/// What an aggregate's encoding needs besides its records: the key tables and each record's
+/// entries in them.
+#[derive(Default)]
+pub(crate) struct AggregateTables {
+    /// Per record: index into the partition key table and, if any, the explicit hash key table.
+    indices: Vec<(u32, Option<u32>)>,
+    /// Record whose partition key is each table entry.
+    pk_table: Vec<u32>,
+    ehk_table: Vec<u128>,
+    protobuf_len: usize,
+}
+
+impl AggregateTables {
+    /// Exact size of the encoded aggregate.
+    pub fn encoded_len(&self) -> usize {
+        MAGIC.len() + self.protobuf_len + DIGEST_LEN
+    }
+
+    /// Appends the aggregate of `members` (the records these tables were built for) to `out`.
+    pub fn encode(&self, members: &[PendingRecord], out: &mut Vec<u8>) {
+        let start = out.len();
+        out.reserve(self.encoded_len());
+        out.extend_from_slice(&MAGIC);
+        for &member in &self.pk_table {
+            let key = members[member as usize].partition_key.as_bytes();
+            out.push(TAG_PARTITION_KEY_TABLE);
+            encode_varint(key.len() as u64, out);
+            out.extend_from_slice(key);
+        }
+        for &ehk in &self.ehk_table {
+            let digits = ehk.to_string();
+            out.push(TAG_EXPLICIT_HASH_KEY_TABLE);
+            encode_varint(digits.len() as u64, out);
+            out.extend_from_slice(digits.as_bytes());
+        }
+        for (member, &(pk_index, ehk_index)) in members.iter().zip(&self.indices) {
+            out.push(TAG_RECORDS);
+            encode_varint(record_body_len(pk_index, ehk_index, member.data.len()) as u64, out);
+            out.push(TAG_PARTITION_KEY_INDEX);
+            encode_varint(u64::from(pk_index), out);
+            if let Some(i) = ehk_index {
+                out.push(TAG_EXPLICIT_HASH_KEY_INDEX);
+                encode_varint(u64::from(i), out);
+            }
+            out.push(TAG_DATA);
+            encode_varint(member.data.len() as u64, out);
+            out.extend_from_slice(&member.data);
+        }
+        let digest = Md5::digest(&out[start + MAGIC.len()..]);
+        out.extend_from_slice(&digest);
+        debug_assert_eq!(out.len() - start, self.encoded_len());
+    }
+
+    /// Empty tables with room for as many records as these.
+    fn with_room_like(&self) -> Self {
+        AggregateTables {
+            indices: Vec::with_capacity(self.indices.len()),
+            pk_table: Vec::with_capacity(self.pk_table.len()),
+            ehk_table: Vec::new(),
+            protobuf_len: 0,
+        }
+    }
+}
+
 /// Builds one aggregated record incrementally, always knowing its exact encoded size.
 #[derive(Default)]
 pub(crate) struct Aggregator {
     members: Vec<PendingRecord>,
-    /// Per member: index into the partition key table and, if any, the explicit hash key table.
-    indices: Vec<(u32, Option<u32>)>,
-    /// Member whose partition key is each table entry.
-    pk_table: Vec<u32>,
+    tables: AggregateTables,
     pk_lookup: KeyIndex,
-    ehk_table: Vec<u128>,
     ehk_lookup: KeyIndex,
-    protobuf_len: usize,
 }
 
 impl Aggregator {
@@ -113,11 +174,12 @@ impl Aggregator {
     }
 
     /// Exact size of the Kinesis record data if it were finished now.
+    #[cfg(test)]
     pub fn size(&self) -> usize {
         match self.members.len() {
             0 => 0,
             1 => self.members[0].data.len(),
-            _ => MAGIC.len() + self.protobuf_len + DIGEST_LEN,
+            _ => self.tables.encoded_len(),
         }
     }
 
@@ -127,15 +189,15 @@ impl Aggregator {
     #[allow(clippy::result_large_err)]
     pub fn try_add(&mut self, record: PendingRecord, max_size: usize, max_count: u64) -> Result<(), PendingRecord> {
         let pk_key = partition_key_lookup(record.partition_key.as_bytes());
-        let pk_existing = self
-            .pk_lookup
-            .get(&pk_key)
-            .copied()
-            .filter(|&i| self.members[self.pk_table[i as usize] as usize].partition_key == record.partition_key);
+        let pk_existing =
+            self.pk_lookup.get(&pk_key).copied().filter(|&i| {
+                self.members[self.tables.pk_table[i as usize] as usize].partition_key == record.partition_key
+            });
         let ehk_existing = record.explicit_hash_key().map(|ehk| (ehk, self.ehk_lookup.get(&ehk).copied()));
 
-        let pk_index = pk_existing.unwrap_or(self.pk_table.len() as u32);
-        let ehk_index = ehk_existing.map(|(_, existing)| existing.unwrap_or(self.ehk_table.len() as u32));
+        let tables = &mut self.tables;
+        let pk_index = pk_existing.unwrap_or(tables.pk_table.len() as u32);
+        let ehk_index = ehk_existing.map(|(_, existing)| existing.unwrap_or(tables.ehk_table.len() as u32));
         let mut added = length_delimited_len(record_body_len(pk_index, ehk_index, record.data.len()));
         if pk_existing.is_none() {
             added += length_delimited_len(record.partition_key.len());
@@ -145,7 +207,7 @@ impl Aggregator {
         }
 
         if !self.members.is_empty() {
-            let new_size = MAGIC.len() + self.protobuf_len + added + DIGEST_LEN;
+            let new_size = tables.encoded_len() + added;
             if new_size > max_size || self.members.len() as u64 >= max_count {
                 return Err(record);
             }
@@ -153,75 +215,34 @@ impl Aggregator {
 
         let member = self.members.len() as u32;
         if pk_existing.is_none() {
-            self.pk_table.push(member);
+            tables.pk_table.push(member);
             self.pk_lookup.entry(pk_key).or_insert(pk_index);
         }
         if let Some((ehk, None)) = ehk_existing {
-            self.ehk_table.push(ehk);
+            tables.ehk_table.push(ehk);
             self.ehk_lookup.insert(ehk, ehk_index.unwrap_or_default());
         }
-        self.indices.push((pk_index, ehk_index));
-        self.protobuf_len += added;
+        tables.indices.push((pk_index, ehk_index));
+        tables.protobuf_len += added;
         self.members.push(record);
         Ok(())
     }
 
-    /// Finishes the aggregate (a single record stays raw) and empties the aggregator. The
-    /// encoded data and the next member list come from `spares` when it has some.
-    pub fn finish(&mut self, spares: &mut SpareBuffers) -> Option<(Bytes, Vec<PendingRecord>)> {
+    /// Closes the aggregate and empties the aggregator: its records and key tables. The next
+    /// member list comes from `spares` when it has one.
+    pub fn finish(&mut self, spares: &mut SpareBuffers) -> Option<(Vec<PendingRecord>, AggregateTables)> {
         if self.members.is_empty() {
             return None;
         }
-        let data = if self.members.len() == 1 {
-            self.members[0].data.clone()
-        } else {
-            Bytes::from(self.encode(spares.take_data(self.size())))
-        };
         // The next aggregate likely holds as many records: start it with room for them rather
-        // than growing (and copying) the member list again.
+        // than growing (and copying) the lists again.
         let next_members = spares.take_members(self.members.len());
         let members = std::mem::replace(&mut self.members, next_members);
-        self.indices.clear();
-        self.pk_table.clear();
+        let next_tables = self.tables.with_room_like();
+        let tables = std::mem::replace(&mut self.tables, next_tables);
         self.pk_lookup.clear();
-        self.ehk_table.clear();
         self.ehk_lookup.clear();
-        self.protobuf_len = 0;
-        Some((data, members))
-    }
-
-    /// Encodes the aggregate into `out` (empty, with room for it).
-    fn encode(&self, mut out: Vec<u8>) -> Vec<u8> {
-        out.extend_from_slice(&MAGIC);
-        for &member in &self.pk_table {
-            let key = self.members[member as usize].partition_key.as_bytes();
-            out.push(TAG_PARTITION_KEY_TABLE);
-            encode_varint(key.len() as u64, &mut out);
-            out.extend_from_slice(key);
-        }
-        for &ehk in &self.ehk_table {
-            let digits = ehk.to_string();
-            out.push(TAG_EXPLICIT_HASH_KEY_TABLE);
-            encode_varint(digits.len() as u64, &mut out);
-            out.extend_from_slice(digits.as_bytes());
-        }
-        for (member, &(pk_index, ehk_index)) in self.members.iter().zip(&self.indices) {
-            out.push(TAG_RECORDS);
-            encode_varint(record_body_len(pk_index, ehk_index, member.data.len()) as u64, &mut out);
-            out.push(TAG_PARTITION_KEY_INDEX);
-            encode_varint(u64::from(pk_index), &mut out);
-            if let Some(i) = ehk_index {
-                out.push(TAG_EXPLICIT_HASH_KEY_INDEX);
-                encode_varint(u64::from(i), &mut out);
-            }
-            out.push(TAG_DATA);
-            encode_varint(member.data.len() as u64, &mut out);
-            out.extend_from_slice(&member.data);
-        }
-        let digest = Md5::digest(&out[MAGIC.len()..]);
-        out.extend_from_slice(&digest);
-        debug_assert_eq!(out.len(), self.size());
-        out
+        Some((members, tables))
     }
 }
 
@@ -259,6 +280,18 @@ pub(crate) mod tests {
         prost::Message::decode(body).expect("valid protobuf")
     }
 
+    /// Closes the aggregate and encodes it as it is sent (a single record raw).
+    fn finish_encoded(agg: &mut Aggregator) -> (Vec<u8>, Vec<PendingRecord>) {
+        let (members, tables) = agg.finish(&mut SpareBuffers::default()).expect("records held");
+        let mut out = Vec::new();
+        if members.len() == 1 {
+            out.extend_from_slice(&members[0].data);
+        } else {
+            tables.encode(&members, &mut out);
+        }
+        (out, members)
+    }
+
     fn hex(bytes: &[u8]) -> String {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -271,7 +304,7 @@ pub(crate) mod tests {
         }
         let expected = "f3899ac20a03706b310a03706b3212033132331a0908001a0568656c6c6f1a0b080110001a05776f726c641a0508001a0121adb0e9722c84524d925abfbb4aee29c8";
         assert_eq!(agg.size(), 66);
-        let (data, members) = agg.finish(&mut SpareBuffers::default()).unwrap();
+        let (data, members) = finish_encoded(&mut agg);
         assert_eq!(hex(&data), expected);
         assert_eq!(members.len(), 3);
         assert!(agg.is_empty());
@@ -282,7 +315,7 @@ pub(crate) mod tests {
         let mut agg = Aggregator::default();
         agg.try_add(pending("k", None, b"payload"), 1000, 10).unwrap();
         assert_eq!(agg.size(), 7);
-        let (data, _) = agg.finish(&mut SpareBuffers::default()).unwrap();
+        let (data, _) = finish_encoded(&mut agg);
         assert_eq!(&data[..], b"payload");
     }
 
@@ -309,7 +342,7 @@ pub(crate) mod tests {
                 }
             }
             let size = agg.size();
-            let (bytes, members) = agg.finish(&mut SpareBuffers::default()).unwrap();
+            let (bytes, members) = finish_encoded(&mut agg);
             assert_eq!(bytes.len(), size, "round {round}");
             if members.len() < 2 {
                 continue;
@@ -337,7 +370,7 @@ pub(crate) mod tests {
         assert!(agg.size() <= 1000);
         assert!(agg.size() > 1000 - 120, "filled close to the limit: {}", agg.size());
         let size = agg.size();
-        assert_eq!(agg.finish(&mut SpareBuffers::default()).unwrap().0.len(), size);
+        assert_eq!(finish_encoded(&mut agg).0.len(), size);
 
         let mut agg = Aggregator::default();
         for i in 0..3 {
@@ -352,30 +385,45 @@ pub(crate) mod tests {
         for i in 0..150 {
             agg.try_add(pending(&format!("k{i}"), None, b"x"), 1 << 20, u64::MAX).unwrap();
         }
-        let (_, members) = agg.finish(&mut SpareBuffers::default()).unwrap();
+        let (members, _) = agg.finish(&mut SpareBuffers::default()).unwrap();
         assert_eq!(members.len(), 150);
         assert!(agg.is_empty());
         assert!(agg.members.capacity() >= 150, "member list regrows: {}", agg.members.capacity());
     }
 
     #[test]
-    fn aggregates_are_written_into_spare_buffers() {
-        let mut spares = SpareBuffers::default();
+    fn aggregates_encoded_one_after_another_each_carry_their_own_digest() {
         let mut agg = Aggregator::default();
-        let fill = |agg: &mut Aggregator| {
-            for i in 0..100 {
-                agg.try_add(pending(&format!("k{i}"), None, &[9u8; 100]), 1 << 20, u64::MAX).unwrap();
+        let mut out = b"earlier bytes".to_vec();
+        let mut expected = Vec::new();
+        for round in 0..3 {
+            for i in 0..50 {
+                agg.try_add(pending(&format!("k{round}-{i}"), None, &[round as u8; 100]), 1 << 20, u64::MAX).unwrap();
             }
-        };
-        fill(&mut agg);
-        let (first, members) = agg.finish(&mut spares).unwrap();
-        let address = first.as_ptr();
-        spares.give_data(first);
-        spares.give_members(members);
-        fill(&mut agg);
-        let (second, _) = agg.finish(&mut spares).unwrap();
-        assert_eq!(second.as_ptr(), address);
-        assert_eq!(decode(&second).records.len(), 100);
+            let (members, tables) = agg.finish(&mut SpareBuffers::default()).unwrap();
+            let start = out.len();
+            tables.encode(&members, &mut out);
+            expected.push((start..out.len(), round as u8));
+        }
+        for (range, fill) in expected {
+            let decoded = decode(&out[range]);
+            assert_eq!(decoded.records.len(), 50);
+            assert!(decoded.records.iter().all(|r| r.data == vec![fill; 100]));
+        }
+    }
+
+    #[test]
+    fn encoding_again_gives_the_same_bytes() {
+        let mut agg = Aggregator::default();
+        for (pk, ehk) in [("a", None), ("b", Some(9u128)), ("a", Some(9u128))] {
+            agg.try_add(pending(pk, ehk, pk.as_bytes()), 1 << 20, u64::MAX).unwrap();
+        }
+        let (members, tables) = agg.finish(&mut SpareBuffers::default()).unwrap();
+        let (mut first, mut second) = (Vec::new(), Vec::new());
+        tables.encode(&members, &mut first);
+        tables.encode(&members, &mut second);
+        assert_eq!(first, second);
+        assert_eq!(first.len(), tables.encoded_len());
     }
 
     #[test]
@@ -383,6 +431,6 @@ pub(crate) mod tests {
         let mut agg = Aggregator::default();
         agg.try_add(pending("big", None, &[1u8; 5000]), 1000, 10).unwrap();
         assert!(agg.try_add(pending("small", None, b"x"), 1000, 10).is_err());
-        assert_eq!(agg.finish(&mut SpareBuffers::default()).unwrap().0.len(), 5000);
+        assert_eq!(finish_encoded(&mut agg).0.len(), 5000);
     }
 }

@@ -67,12 +67,10 @@ impl Collector {
 mod tests {
     use super::*;
     use crate::test_support::pending;
-    use bytes::Bytes;
     use std::time::Duration;
 
     fn record(size: usize, deadline: Instant) -> KinesisRecord {
-        let member = pending("k", None, &vec![0u8; size - 1]);
-        KinesisRecord::new(Bytes::from(vec![0u8; size - 1]), vec![member], None, deadline)
+        KinesisRecord::raw(pending("k", None, &vec![0u8; size - 1]), None, deadline)
     }
 
     #[test]

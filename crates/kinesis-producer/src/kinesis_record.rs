@@ -1,6 +1,6 @@
 //! A record as Kinesis sees it: one user record sent raw, or an aggregate of several.
 
-use crate::aggregation::AGGREGATE_PARTITION_KEY;
+use crate::aggregation::{AggregateTables, AGGREGATE_PARTITION_KEY};
 use crate::record::PendingRecord;
 use crate::transport::PutEntry;
 use bytes::Bytes;
@@ -9,10 +9,10 @@ use std::time::Instant;
 
 /// One PutRecords entry and the user records it carries.
 pub(crate) struct KinesisRecord {
-    /// Data as sent (the raw payload, or the encoded aggregate).
-    pub data: Bytes,
     /// The user records inside, in order.
     pub members: Vec<PendingRecord>,
+    /// The aggregate's key tables (unused for a single record, which is sent raw).
+    tables: AggregateTables,
     /// Shard it was predicted to land in; `None` when routed without a shard map.
     pub predicted_shard: Option<Arc<str>>,
     /// Send no later than this.
@@ -22,8 +22,19 @@ pub(crate) struct KinesisRecord {
 }
 
 impl KinesisRecord {
-    pub fn new(data: Bytes, members: Vec<PendingRecord>, predicted_shard: Option<Arc<str>>, deadline: Instant) -> Self {
-        KinesisRecord { data, members, predicted_shard, deadline, sends: 0 }
+    /// One user record, sent as it is.
+    pub fn raw(record: PendingRecord, predicted_shard: Option<Arc<str>>, deadline: Instant) -> Self {
+        Self::aggregate(vec![record], AggregateTables::default(), predicted_shard, deadline)
+    }
+
+    /// The records of a closed aggregate (sent raw if there is only one).
+    pub fn aggregate(
+        members: Vec<PendingRecord>,
+        tables: AggregateTables,
+        predicted_shard: Option<Arc<str>>,
+        deadline: Instant,
+    ) -> Self {
+        KinesisRecord { members, tables, predicted_shard, deadline, sends: 0 }
     }
 
     fn is_aggregate(&self) -> bool {
@@ -39,9 +50,10 @@ impl KinesisRecord {
         }
     }
 
-    /// Bytes Kinesis counts: data plus partition key.
+    /// Bytes Kinesis counts: data (the raw payload, or the encoded aggregate) plus partition key.
     pub fn size(&self) -> usize {
-        self.data.len() + self.partition_key().len()
+        let data_len = if self.is_aggregate() { self.tables.encoded_len() } else { self.members[0].data.len() };
+        data_len + self.partition_key().len()
     }
 
     /// Hash key Kinesis routes by: the first user record's.
@@ -49,15 +61,33 @@ impl KinesisRecord {
         self.members[0].hash_key
     }
 
-    /// The request entry. An aggregate carries its first record's hash key explicitly so that
-    /// it lands where all of its records were predicted; a raw record keeps the user's.
-    pub fn entry(&self) -> PutEntry {
-        let explicit_hash_key = if self.is_aggregate() {
-            Some(self.hash_key().to_string())
+    /// Bytes `encode_aggregate` writes: none for a raw record.
+    pub fn aggregate_len(&self) -> usize {
+        if self.is_aggregate() {
+            self.tables.encoded_len()
         } else {
-            self.members[0].explicit_hash_key().map(|k| k.to_string())
+            0
+        }
+    }
+
+    /// Appends the encoded aggregate to `out`; nothing for a raw record.
+    pub fn encode_aggregate(&self, out: &mut Vec<u8>) {
+        if self.is_aggregate() {
+            self.tables.encode(&self.members, out);
+        }
+    }
+
+    /// The request entry, with `aggregate` (what `encode_aggregate` wrote) as the data of an
+    /// aggregate. An aggregate carries its first record's hash key explicitly so that it lands
+    /// where all of its records were predicted; a raw record keeps the user's.
+    pub fn entry(&self, aggregate: Bytes) -> PutEntry {
+        let (data, explicit_hash_key) = if self.is_aggregate() {
+            (aggregate, Some(self.hash_key().to_string()))
+        } else {
+            let record = &self.members[0];
+            (record.data.clone(), record.explicit_hash_key().map(|k| k.to_string()))
         };
-        PutEntry { data: self.data.clone(), partition_key: self.partition_key().to_owned(), explicit_hash_key }
+        PutEntry { data, partition_key: self.partition_key().to_owned(), explicit_hash_key }
     }
 
     /// Total bytes of the user records inside.
@@ -69,29 +99,44 @@ impl KinesisRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregation::Aggregator;
+    use crate::spare_buffers::SpareBuffers;
     use crate::test_support::pending;
 
     #[test]
     fn raw_record_keeps_the_users_keys() {
         let now = Instant::now();
-        let r = KinesisRecord::new("d".into(), vec![pending("pk1", None, b"d")], None, now);
-        let e = r.entry();
+        let r = KinesisRecord::raw(pending("pk1", None, b"d"), None, now);
+        let mut encoded = Vec::new();
+        r.encode_aggregate(&mut encoded);
+        assert!(encoded.is_empty() && r.aggregate_len() == 0, "a raw record is sent as it is");
+        let e = r.entry(Bytes::new());
+        assert_eq!(&e.data[..], b"d");
         assert_eq!(e.partition_key, "pk1");
         assert_eq!(e.explicit_hash_key, None);
         assert_eq!(r.size(), 4);
-        let r = KinesisRecord::new("d".into(), vec![pending("pk1", Some(7), b"d")], None, now);
-        assert_eq!(r.entry().explicit_hash_key.as_deref(), Some("7"));
+        let r = KinesisRecord::raw(pending("pk1", Some(7), b"d"), None, now);
+        assert_eq!(r.entry(Bytes::new()).explicit_hash_key.as_deref(), Some("7"));
     }
 
     #[test]
     fn aggregate_uses_a_and_the_first_hash_key() {
-        let now = Instant::now();
-        let members = vec![pending("pk1", None, b"x"), pending("pk2", Some(5), b"y")];
-        let r = KinesisRecord::new(Bytes::from_static(b"aggregate"), members, None, now);
-        let e = r.entry();
+        let mut aggregator = Aggregator::default();
+        for (pk, ehk, data) in [("pk1", None, b"x"), ("pk2", Some(5), b"y")] {
+            aggregator.try_add(pending(pk, ehk, data), 1 << 20, u64::MAX).unwrap();
+        }
+        let encoded_len = aggregator.size();
+        let (members, tables) = aggregator.finish(&mut SpareBuffers::default()).unwrap();
+        let r = KinesisRecord::aggregate(members, tables, None, Instant::now());
+        let mut encoded = Vec::new();
+        r.encode_aggregate(&mut encoded);
+        assert_eq!(encoded.len(), encoded_len);
+        assert_eq!(r.aggregate_len(), encoded_len);
+        let e = r.entry(Bytes::from(encoded.clone()));
+        assert_eq!(&e.data[..], &encoded[..]);
         assert_eq!(e.partition_key, "a");
         assert_eq!(e.explicit_hash_key.as_deref(), Some("329398341438914906102347661116985167824"));
-        assert_eq!(r.size(), 10);
+        assert_eq!(r.size(), encoded_len + 1);
         assert_eq!(r.user_bytes(), 8);
     }
 }

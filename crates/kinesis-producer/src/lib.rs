@@ -16,7 +16,6 @@
 
 mod aggregation;
 mod backpressure;
-mod body_buffers;
 mod client;
 mod cloudwatch_client;
 mod cloudwatch_metrics;
@@ -31,6 +30,7 @@ mod limiter;
 pub mod metrics;
 mod outcome;
 mod partition_key;
+mod pooled_buffers;
 mod producer;
 mod put_records_body;
 mod record;

@@ -1,6 +1,6 @@
 //! The transport over aws-sdk-kinesis.
 
-use crate::body_buffers::BodyBuffers;
+use crate::pooled_buffers::PooledBuffers;
 use crate::put_records_body::{body_size_hint, put_records_body};
 use crate::shard_map::Shard;
 use crate::transport::{BoxFuture, EntryResult, PutEntry, RequestError, RequestErrorKind, StreamTarget, Transport};
@@ -20,7 +20,7 @@ const LIST_SHARDS_PAGE: i32 = 1000;
 #[derive(Clone)]
 pub struct SdkTransport {
     client: Arc<Client>,
-    bodies: Arc<BodyBuffers>,
+    bodies: Arc<PooledBuffers>,
 }
 
 impl SdkTransport {
@@ -92,7 +92,7 @@ impl Transport for SdkTransport {
         Box::pin(async move {
             let count = entries.len();
             let buffer = bodies.take(body_size_hint(&stream, &entries));
-            let body = bodies.into_body(put_records_body(&stream, &entries, buffer));
+            let body = bodies.into_bytes(put_records_body(&stream, &entries, buffer));
             drop(entries);
             let content_length = body.len().to_string();
             // The input carries only the stream (the endpoint rules read it); the records go in

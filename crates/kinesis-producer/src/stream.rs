@@ -9,11 +9,13 @@ use crate::kinesis_record::KinesisRecord;
 use crate::limiter::ShardLimiter;
 use crate::metrics::{LocalMetrics, Metric, Metrics, StatBuilder};
 use crate::outcome::{complete_all, Outcome};
+use crate::pooled_buffers::PooledBuffers;
 use crate::record::PendingRecord;
 use crate::retry::{backoff, certificate_problem, classify_entry, classify_request, Disposition};
 use crate::shard_map::{refresh_backoff, Shard, ShardMap};
 use crate::spare_buffers::SpareBuffers;
-use crate::transport::{EntryResult, RequestError, RequestErrorKind, StreamTarget, Transport};
+use crate::transport::{EntryResult, PutEntry, RequestError, RequestErrorKind, StreamTarget, Transport};
+use bytes::Bytes;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -87,6 +89,8 @@ pub(crate) struct Shared {
     pub streams: Arc<StreamTable>,
     /// Stream workers still running.
     pub live_workers: AtomicUsize,
+    /// Buffers the aggregates of a request are encoded into.
+    pub aggregate_buffers: Arc<PooledBuffers>,
 }
 
 enum Event {
@@ -545,8 +549,7 @@ impl StreamWorker {
         };
         let settings = &self.shared.settings;
         if !settings.aggregation_enabled {
-            let data = record.data.clone();
-            self.enqueue(KinesisRecord::new(data, vec![record], predicted, deadline), false, now);
+            self.enqueue(KinesisRecord::raw(record, predicted, deadline), false, now);
             return;
         }
         let (max_size, max_count) = (settings.aggregation_max_size, settings.aggregation_max_count);
@@ -581,9 +584,9 @@ impl StreamWorker {
         predicted: Option<Arc<str>>,
         spares: &mut SpareBuffers,
     ) -> Option<KinesisRecord> {
-        let (data, members) = slot.aggregator.finish(spares)?;
+        let (members, tables) = slot.aggregator.finish(spares)?;
         let deadline = slot.deadline.take().unwrap_or_else(Instant::now);
-        Some(KinesisRecord::new(data, members, predicted, deadline))
+        Some(KinesisRecord::aggregate(members, tables, predicted, deadline))
     }
 
     /// Closes the aggregates whose deadline passed (all of them with `all`).
@@ -735,7 +738,7 @@ impl StreamWorker {
         self.metrics.record(Metric::UserRecordsPerPutRecordsRequest, None, user_records as f64, 1);
         self.mark_metrics_dirty(now);
 
-        let entries = records.iter().map(KinesisRecord::entry).collect();
+        let entries = self.entries(&records);
         let id = self.next_request;
         self.next_request += 1;
         self.in_flight.insert(id, records);
@@ -752,6 +755,35 @@ impl StreamWorker {
             drop(permit);
             let _ = events.send(Event::Sent { id, elapsed: started.elapsed(), result });
         });
+    }
+
+    /// The request entries of `records`. Their aggregates are encoded now, one after another,
+    /// into one buffer that comes back when the request is written.
+    fn entries(&self, records: &[KinesisRecord]) -> Vec<PutEntry> {
+        let size: usize = records.iter().map(KinesisRecord::aggregate_len).sum();
+        if size == 0 {
+            return records.iter().map(|record| record.entry(Bytes::new())).collect();
+        }
+        let buffers = &self.shared.aggregate_buffers;
+        let mut encoded = buffers.take(size);
+        let ends: Vec<usize> = records
+            .iter()
+            .map(|record| {
+                record.encode_aggregate(&mut encoded);
+                encoded.len()
+            })
+            .collect();
+        let encoded = buffers.into_bytes(encoded);
+        let mut start = 0;
+        records
+            .iter()
+            .zip(ends)
+            .map(|(record, end)| {
+                let entry = record.entry(encoded.slice(start..end));
+                start = end;
+                entry
+            })
+            .collect()
     }
 
     fn on_event(&mut self, event: Event) {
@@ -827,7 +859,7 @@ impl StreamWorker {
         self.metrics.record(Metric::UserRecordsPut, Some(&shard), 1.0, users);
         self.metrics.record(Metric::UserRecordsDataPut, Some(&shard), record.user_bytes() as f64, 1);
         self.metrics.record(Metric::UserRecordsPerKinesisRecord, Some(&shard), users as f64, 1);
-        let KinesisRecord { data, mut members, .. } = record;
+        let mut members = record.members;
         let mut retries = StatBuilder::default();
         complete_all(members.drain(..).map(|member| {
             let attempts = member.attempts;
@@ -838,7 +870,6 @@ impl StreamWorker {
         }));
         self.metrics.record_stat(Metric::RetriesPerRecord, Some(&shard), retries.build());
         self.spares.give_members(members);
-        self.spares.give_data(data);
     }
 
     fn on_failed(
@@ -968,7 +999,7 @@ impl StreamWorker {
             "the producer was closed before Kinesis answered; the record may have been delivered".into();
         let mut members: Vec<PendingRecord> = self.held.drain(..).map(|(r, _)| r).collect();
         for slot in self.shard_aggregates.iter_mut().chain(self.hash_aggregates.values_mut()) {
-            members.extend(slot.aggregator.finish(&mut self.spares).into_iter().flat_map(|(_, m)| m));
+            members.extend(slot.aggregator.finish(&mut self.spares).into_iter().flat_map(|(m, _)| m));
         }
         self.hash_aggregates.clear();
         self.aggregated_records = 0;
@@ -1086,6 +1117,7 @@ mod tests {
             metrics: Arc::new(Metrics::default()),
             streams: Arc::new(StreamTable::default()),
             live_workers: AtomicUsize::new(0),
+            aggregate_buffers: Arc::default(),
         })
     }
 

@@ -1,4 +1,5 @@
-//! Request body buffers, taken back for the next request once the HTTP layer drops a body.
+//! Buffers of a request's bytes (its encoded aggregates, its body), taken back for the next
+//! request once the last `Bytes` over one is dropped.
 //!
 //! A PutRecords body of full aggregates is several MiB. Allocated fresh for every request, such
 //! a block goes back to the kernel when it is freed, and the next one is faulted in and zeroed
@@ -7,35 +8,35 @@
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
 
-/// Most buffers kept between requests (a full request's body is about 7 MiB): enough for the
+/// Most buffers kept of each pool (a full request's body is about 7 MiB): enough for the
 /// requests in flight at 100,000 pending 200-byte records, little held by an idle producer.
-const MAX_SPARE_BODIES: usize = 4;
-const BODY_GRANULE: usize = 1 << 20;
+const MAX_SPARES: usize = 4;
+const GRANULE: usize = 1 << 20;
 
 #[derive(Default)]
-pub(crate) struct BodyBuffers {
+pub(crate) struct PooledBuffers {
     spare: Mutex<Vec<Vec<u8>>>,
 }
 
-impl BodyBuffers {
+impl PooledBuffers {
     /// An empty buffer with room for `size` bytes: a spare if it has the room, else a new one
-    /// sized in whole MiB so that it fits the next bodies too (growing one a little too small
+    /// sized in whole MiB so that it fits the next requests too (growing one a little too small
     /// would move it to fresh pages).
     pub fn take(&self, size: usize) -> Vec<u8> {
         match self.spare.lock().map(|mut spare| spare.pop()).ok().flatten() {
             Some(spare) if spare.capacity() >= size => spare,
-            _ => Vec::with_capacity(size.next_multiple_of(BODY_GRANULE)),
+            _ => Vec::with_capacity(size.next_multiple_of(GRANULE)),
         }
     }
 
-    /// The written body as `Bytes` that hand the buffer back here when the last copy is dropped.
-    pub fn into_body(self: &Arc<Self>, buffer: Vec<u8>) -> Bytes {
-        Bytes::from_owner(PooledBody { buffer, home: self.clone() })
+    /// The written buffer as `Bytes` that hand it back here when the last copy is dropped.
+    pub fn into_bytes(self: &Arc<Self>, buffer: Vec<u8>) -> Bytes {
+        Bytes::from_owner(PooledBuffer { buffer, home: self.clone() })
     }
 
     fn give_back(&self, mut buffer: Vec<u8>) {
         if let Ok(mut spare) = self.spare.lock() {
-            if spare.len() < MAX_SPARE_BODIES {
+            if spare.len() < MAX_SPARES {
                 buffer.clear();
                 spare.push(buffer);
             }
@@ -43,18 +44,18 @@ impl BodyBuffers {
     }
 }
 
-struct PooledBody {
+struct PooledBuffer {
     buffer: Vec<u8>,
-    home: Arc<BodyBuffers>,
+    home: Arc<PooledBuffers>,
 }
 
-impl AsRef<[u8]> for PooledBody {
+impl AsRef<[u8]> for PooledBuffer {
     fn as_ref(&self) -> &[u8] {
         &self.buffer
     }
 }
 
-impl Drop for PooledBody {
+impl Drop for PooledBuffer {
     fn drop(&mut self) {
         self.home.give_back(std::mem::take(&mut self.buffer));
     }
@@ -66,28 +67,28 @@ mod tests {
 
     #[test]
     fn a_body_buffer_comes_back_when_its_last_copy_is_dropped() {
-        let buffers = Arc::new(BodyBuffers::default());
+        let buffers = Arc::new(PooledBuffers::default());
         let mut buffer = buffers.take(14);
-        assert_eq!(buffer.capacity(), BODY_GRANULE);
+        assert_eq!(buffer.capacity(), GRANULE);
         buffer.extend_from_slice(b"{\"Records\":[]}");
         let address = buffer.as_ptr();
-        let body = buffers.into_body(buffer);
+        let body = buffers.into_bytes(buffer);
         let retry_copy = body.clone();
         assert_eq!(&body[..], b"{\"Records\":[]}");
         drop(body);
         let other = buffers.take(14);
         assert_ne!(other.as_ptr(), address, "not back while a copy is alive");
         drop(retry_copy);
-        let again = buffers.take(BODY_GRANULE);
+        let again = buffers.take(GRANULE);
         assert_eq!(again.as_ptr(), address);
         assert!(again.is_empty());
     }
 
     #[test]
     fn only_a_few_buffers_are_kept() {
-        let buffers = Arc::new(BodyBuffers::default());
-        let bodies: Vec<Bytes> = (0..MAX_SPARE_BODIES + 3).map(|_| buffers.into_body(vec![1; 10])).collect();
+        let buffers = Arc::new(PooledBuffers::default());
+        let bodies: Vec<Bytes> = (0..MAX_SPARES + 3).map(|_| buffers.into_bytes(vec![1; 10])).collect();
         drop(bodies);
-        assert_eq!(buffers.spare.lock().unwrap().len(), MAX_SPARE_BODIES);
+        assert_eq!(buffers.spare.lock().unwrap().len(), MAX_SPARES);
     }
 }
