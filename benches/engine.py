@@ -2,7 +2,8 @@
 profile: where the producer's CPU time goes, from `perf record` of one aggregated run.
 
   engine:  cargo bench ... --runs 3: records/s, CPU per million records against the floor of
-           unavoidable work, aggregate and request fill, batch latency, peak RSS.
+           unavoidable work, aggregate and request fill, batch latency, peak RSS; then the
+           aggregated case with a longer buffering time, a sustained run, and 2 KB records.
   profile: perf (Debian package linux-perf) samples the benchmark process (the test server runs
            apart) for 200-byte records with aggregation, without the floor computation; the
            summary (self time by component, top functions, inclusive time of the engine's
@@ -42,6 +43,18 @@ COMPONENTS = [
 
 
 SUSTAINED_RECORDS = 5_000_000
+TWO_KB_RECORDS = 300_000
+
+
+def run_bench(command) -> list:
+    """Runs the engine benchmark; prints its table and returns its RESULT rows."""
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    sys.stdout.write("\n".join(l for l in done.stdout.splitlines() if not l.startswith("RESULT ")) + "\n")
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-4000:])
+        raise SystemExit("engine benchmark failed")
+    say(f"load after: {load()}")
+    return result_lines(done.stdout)
 
 
 def run_engine(records: int, runs: int) -> None:
@@ -49,36 +62,23 @@ def run_engine(records: int, runs: int) -> None:
     subprocess.run(["cargo", "build", "--release", "-p", "kinesis-test-server"], cwd=REPO, check=True)
     command = ["cargo", "bench", "-p", "kinesis-producer", "--bench", "engine", "--",
                "--records", str(records), "--runs", str(runs), "--json"]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
-    sys.stdout.write("\n".join(l for l in done.stdout.splitlines() if not l.startswith("RESULT ")) + "\n")
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr[-4000:])
-        raise SystemExit("engine benchmark failed")
-    rows = result_lines(done.stdout)
+    rows = run_bench(command)
     after = load()
-    say(f"load after: {after}")
     # Request fill is bounded by the time left after aggregation within record_max_buffered_time:
     # the same aggregated run with a longer buffering time shows what the collector does then.
-    longer = command[:-1] + ["--case", "on:0", "--option", "record_max_buffered_time=500", "--json"]
-    done = subprocess.run(longer, cwd=REPO, capture_output=True, text=True)
-    sys.stdout.write("\n".join(l for l in done.stdout.splitlines() if not l.startswith("RESULT ")) + "\n")
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr[-4000:])
-        raise SystemExit("engine benchmark failed")
-    say(f"load after: {load()}")
-    buffered_500 = result_lines(done.stdout)
+    buffered_500 = run_bench(command[:-1] + ["--case", "on:0", "--option", "record_max_buffered_time=500", "--json"])
     # Fill under sustained load: a run long enough (about 10 s here) that the start, before the
     # shards' rate limits engage, and the last partial request weigh little.
-    sustained = command[:-1] + ["--records", str(SUSTAINED_RECORDS), "--case", "on:0", "--json"]
-    done = subprocess.run(sustained, cwd=REPO, capture_output=True, text=True)
-    sys.stdout.write("\n".join(l for l in done.stdout.splitlines() if not l.startswith("RESULT ")) + "\n")
-    if done.returncode != 0:
-        sys.stderr.write(done.stderr[-4000:])
-        raise SystemExit("engine benchmark failed")
-    say(f"load after: {load()}")
+    sustained = run_bench(command[:-1] + ["--records", str(SUSTAINED_RECORDS), "--case", "on:0", "--json"])
+    load_after_sustained = load()
+    # 2 KB records: what the engine and its floor take per record for the pipeline benchmark's
+    # larger events, with and without aggregation.
+    two_kb = run_bench(command[:-1] + ["--records", str(TWO_KB_RECORDS), "--size", "2048",
+                                       "--case", "on:0", "--case", "off:0", "--json"])
     save("engine", "benches/run.sh engine  (= " + " ".join(command) + ")",
          {"records": records, "runs": runs, "rows": rows, "load_after": after,
-          "buffered_500": buffered_500, "sustained": result_lines(done.stdout), "load_after_sustained": load()})
+          "buffered_500": buffered_500, "sustained": sustained, "load_after_sustained": load_after_sustained,
+          "two_kb": two_kb, "load_after_two_kb": load()})
 
 
 def bench_binary() -> Path:
