@@ -5,6 +5,7 @@
 //! a block goes back to the kernel when it is freed, and the next one is faulted in and zeroed
 //! page by page again: that was about half of the engine's page faults.
 
+use crate::spare_buffers::round_up;
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
 
@@ -19,13 +20,13 @@ pub(crate) struct PooledBuffers {
 }
 
 impl PooledBuffers {
-    /// An empty buffer with room for `size` bytes: a spare if it has the room, else a new one
-    /// sized in whole MiB so that it fits the next requests too (growing one a little too small
-    /// would move it to fresh pages).
+    /// An empty buffer with room for `size` bytes: a spare if it has the room, else a new one.
+    /// One of a MiB or more is sized in whole MiB so that it fits the next requests too (growing
+    /// one a little too small would move it to fresh pages); smaller ones stay exact.
     pub fn take(&self, size: usize) -> Vec<u8> {
         match self.spare.lock().map(|mut spare| spare.pop()).ok().flatten() {
             Some(spare) if spare.capacity() >= size => spare,
-            _ => Vec::with_capacity(size.next_multiple_of(GRANULE)),
+            _ => Vec::with_capacity(round_up(size, GRANULE)),
         }
     }
 
@@ -68,8 +69,8 @@ mod tests {
     #[test]
     fn a_body_buffer_comes_back_when_its_last_copy_is_dropped() {
         let buffers = Arc::new(PooledBuffers::default());
-        let mut buffer = buffers.take(14);
-        assert_eq!(buffer.capacity(), GRANULE);
+        let mut buffer = buffers.take(GRANULE + 14);
+        assert_eq!(buffer.capacity(), 2 * GRANULE, "rounded up to whole MiB");
         buffer.extend_from_slice(b"{\"Records\":[]}");
         let address = buffer.as_ptr();
         let body = buffers.into_bytes(buffer);
@@ -78,8 +79,9 @@ mod tests {
         drop(body);
         let other = buffers.take(14);
         assert_ne!(other.as_ptr(), address, "not back while a copy is alive");
+        assert_eq!(other.capacity(), 14, "a small one stays exact");
         drop(retry_copy);
-        let again = buffers.take(GRANULE);
+        let again = buffers.take(2 * GRANULE);
         assert_eq!(again.as_ptr(), address);
         assert!(again.is_empty());
     }

@@ -10,7 +10,7 @@ use crate::record::PendingRecord;
 /// (about 420). Fewer let the allocator hand memory back to the kernel, only to fault it in
 /// again for the next aggregates; a stream idle for a minute drops them all.
 const MAX_SPARES: usize = 512;
-/// New lists are sized in steps of 64 records.
+/// New lists of 64 records or more are sized in steps of 64.
 const GRANULE: usize = 64;
 
 #[derive(Default)]
@@ -20,12 +20,13 @@ pub(crate) struct SpareBuffers {
 
 impl SpareBuffers {
     /// An empty member list with room for `capacity` records: a spare if it has the room, else
-    /// a new one with the room rounded up. Aggregates differ by a few records, and growing a
-    /// list a little too small would copy it whole: rounded up, one list fits the next ones.
+    /// a new one. Aggregates differ by a few records, and growing a list a little too small
+    /// would copy it whole: rounded up, one long list fits the next ones. Short lists stay
+    /// exact, so that thousands of streams of a few records each hold little.
     pub fn take_members(&mut self, capacity: usize) -> Vec<PendingRecord> {
         match self.members.pop() {
             Some(spare) if spare.capacity() >= capacity => spare,
-            _ => Vec::with_capacity(capacity.next_multiple_of(GRANULE)),
+            _ => Vec::with_capacity(round_up(capacity, GRANULE)),
         }
     }
 
@@ -35,6 +36,15 @@ impl SpareBuffers {
             members.clear();
             self.members.push(members);
         }
+    }
+}
+
+/// `n` rounded up to a multiple of `granule` when it is at least that large.
+pub(crate) fn round_up(n: usize, granule: usize) -> usize {
+    if n < granule {
+        n
+    } else {
+        n.next_multiple_of(granule)
     }
 }
 
@@ -55,6 +65,8 @@ mod tests {
         let members = spares.take_members(3);
         assert!(members.is_empty() && members.capacity() >= 4);
         assert_eq!(spares.take_members(100).capacity(), 128, "a spare too small is not grown");
+        spares.members.clear();
+        assert_eq!(spares.take_members(3).capacity(), 3, "short lists stay exact");
     }
 
     #[test]
