@@ -284,8 +284,11 @@ impl Producer {
             match by_stream.iter_mut().find(|(s, _)| *s == record.stream) {
                 Some((_, group)) => group.push(pending),
                 None => {
-                    // Usually one stream takes the whole batch: room for it up front.
-                    let mut group = Vec::with_capacity(total - index);
+                    // Usually one stream takes the whole batch: room for it up front, for the
+                    // first stream only (a batch spread over many streams must not reserve a
+                    // batch's worth for each).
+                    let room = if by_stream.is_empty() { total - index } else { 1 };
+                    let mut group = Vec::with_capacity(room);
                     group.push(pending);
                     by_stream.push((record.stream, group));
                 }
