@@ -7,11 +7,17 @@
 
 use crate::transport::{PutEntry, StreamTarget};
 
-/// Writes the awsJson 1.1 body of a PutRecords request for `entries` into `stream` into the
-/// empty `body`.
-pub(crate) fn put_records_body(stream: &StreamTarget, entries: &[PutEntry], mut body: Vec<u8>) -> Vec<u8> {
+/// Writes the awsJson 1.1 body of a PutRecords request for `entries` into `stream` into an
+/// empty buffer from `take`, which is given the size the body will have.
+pub(crate) fn put_records_body(
+    stream: &StreamTarget,
+    entries: &[PutEntry],
+    take: impl FnOnce(usize) -> Vec<u8>,
+) -> Vec<u8> {
+    let size = body_size_hint(stream, entries);
+    let mut body = take(size);
     // Exact: a reused buffer a little too small must not double.
-    body.reserve_exact(body_size_hint(stream, entries));
+    body.reserve_exact(size);
     body.extend_from_slice(b"{\"Records\":[");
     for (index, entry) in entries.iter().enumerate() {
         if index > 0 {
@@ -40,7 +46,7 @@ pub(crate) fn put_records_body(stream: &StreamTarget, entries: &[PutEntry], mut 
 }
 
 /// The body's length when no string needs escaping (the usual case), so one allocation suffices.
-pub(crate) fn body_size_hint(stream: &StreamTarget, entries: &[PutEntry]) -> usize {
+fn body_size_hint(stream: &StreamTarget, entries: &[PutEntry]) -> usize {
     // Field names, quotes and separators of one entry.
     const ENTRY_OVERHEAD: usize = 64;
     let entries_size: usize = entries
@@ -96,7 +102,7 @@ mod tests {
     }
 
     fn parsed(stream: &StreamTarget, entries: &[PutEntry]) -> Value {
-        let body = put_records_body(stream, entries, Vec::new());
+        let body = put_records_body(stream, entries, |_| Vec::new());
         serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&body)))
     }
 
@@ -151,7 +157,7 @@ mod tests {
     fn one_allocation_when_nothing_needs_escaping() {
         let entries: Vec<PutEntry> = (0..500).map(|i| entry(&[b'x'; 1000], &format!("key-{i}"), None)).collect();
         let stream = StreamTarget::Name("logs".into());
-        let body = put_records_body(&stream, &entries, Vec::new());
+        let body = put_records_body(&stream, &entries, |_| Vec::new());
         assert!(body.len() <= body_size_hint(&stream, &entries));
         assert_eq!(body.capacity(), body_size_hint(&stream, &entries));
     }

@@ -1,7 +1,7 @@
 //! The transport over aws-sdk-kinesis.
 
 use crate::pooled_buffers::PooledBuffers;
-use crate::put_records_body::{body_size_hint, put_records_body};
+use crate::put_records_body::put_records_body;
 use crate::shard_map::Shard;
 use crate::transport::{BoxFuture, EntryResult, PutEntry, RequestError, RequestErrorKind, StreamTarget, Transport};
 use aws_credential_types::provider::error::CredentialsError;
@@ -91,8 +91,7 @@ impl Transport for SdkTransport {
         let stream = stream.clone();
         Box::pin(async move {
             let count = entries.len();
-            let buffer = bodies.take(body_size_hint(&stream, &entries));
-            let body = bodies.into_bytes(put_records_body(&stream, &entries, buffer));
+            let body = bodies.into_bytes(put_records_body(&stream, &entries, |size| bodies.take(size)));
             drop(entries);
             let content_length = body.len().to_string();
             // The input carries only the stream (the endpoint rules read it); the records go in
