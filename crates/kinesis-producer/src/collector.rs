@@ -49,6 +49,11 @@ impl Collector {
         self.records.len()
     }
 
+    /// Kinesis bytes of the records held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     /// Closes the request being filled.
     pub fn take(&mut self) -> Option<Vec<KinesisRecord>> {
         if self.records.is_empty() {

@@ -37,6 +37,7 @@ mod record;
 mod redaction;
 pub mod retry;
 mod sdk_transport;
+mod send_gate;
 pub mod shard_map;
 mod spare_buffers;
 mod stream;

@@ -9,6 +9,7 @@ use crate::outcome::{Batch, BatchState, Outcome, OutcomeSlot};
 use crate::partition_key::PartitionKey;
 use crate::record::{validate, PendingRecord, UserRecord};
 use crate::sdk_transport::SdkTransport;
+use crate::send_gate::SendGate;
 use crate::stream::{after, spawn, Command, Settings, Shared, StreamTable};
 use crate::transport::{RequestError, RequestErrorKind, StreamTarget, Transport};
 use std::fmt;
@@ -16,7 +17,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::runtime::{Handle, Runtime};
-use tokio::sync::Semaphore;
 
 /// Longest wait at `close` for the last metrics upload.
 const LAST_UPLOAD_WAIT: Duration = Duration::from_secs(5);
@@ -175,7 +175,7 @@ impl ProducerBuilder {
         let shared = Arc::new(Shared {
             settings,
             transport,
-            connections: Arc::new(Semaphore::new(config.max_connections as usize)),
+            send_gate: SendGate::new(config.max_connections as usize, send_budget(&config)),
             metrics: metrics.clone(),
             streams: streams.clone(),
             live_workers: AtomicUsize::new(0),
@@ -408,6 +408,13 @@ impl Producer {
         runtime.shutdown_timeout(Duration::from_secs(5));
         CloseReport { drained, abandoned }
     }
+}
+
+/// Bytes the requests being sent may carry together: an eighth of `max_pending_bytes` (32 MiB
+/// by default, which keeps about 160 MiB/s of request bodies moving at 200 ms per request), and
+/// at least one full request.
+fn send_budget(config: &Config) -> usize {
+    (config.max_pending_bytes / 8).max(config.effective_collection_max_size()) as usize
 }
 
 /// Polls `done` until it holds or the deadline passes; true when it held.

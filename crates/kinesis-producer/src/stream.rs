@@ -12,6 +12,7 @@ use crate::outcome::{complete_all, Outcome};
 use crate::pooled_buffers::PooledBuffers;
 use crate::record::PendingRecord;
 use crate::retry::{backoff, certificate_problem, classify_entry, classify_request, Disposition};
+use crate::send_gate::{SendGate, SendPermit};
 use crate::shard_map::{refresh_backoff, Shard, ShardMap};
 use crate::spare_buffers::SpareBuffers;
 use crate::transport::{EntryResult, PutEntry, RequestError, RequestErrorKind, StreamTarget, Transport};
@@ -22,7 +23,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender, WeakUnboundedSender};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::sleep_until;
 
 /// Longest wait for the first shard map before records are aggregated by hash key instead.
@@ -84,7 +84,7 @@ pub(crate) type StreamTable = Mutex<HashMap<String, UnboundedSender<Command>>>;
 pub(crate) struct Shared {
     pub settings: Settings,
     pub transport: Arc<dyn Transport>,
-    pub connections: Arc<Semaphore>,
+    pub send_gate: SendGate,
     pub metrics: Arc<Metrics>,
     pub streams: Arc<StreamTable>,
     /// Stream workers still running.
@@ -254,6 +254,10 @@ struct StreamWorker {
     last_activity: Instant,
 }
 
+fn request_bytes(request: &[KinesisRecord]) -> usize {
+    request.iter().map(KinesisRecord::size).sum()
+}
+
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -268,7 +272,8 @@ impl StreamWorker {
         loop {
             let wake = self.next_wake();
             let want_connection = !self.ready.is_empty() || self.collector_due(Instant::now());
-            let connections = self.shared.connections.clone();
+            let send_permit =
+                self.shared.send_gate.acquire(if want_connection { self.next_request_bytes() } else { 0 });
             tokio::select! {
                 biased;
                 event = self.events.recv() => {
@@ -288,11 +293,11 @@ impl StreamWorker {
                         self.draining = true;
                     }
                 },
-                permit = connections.acquire_owned(), if want_connection => {
+                permit = send_permit, if want_connection => {
                     if self.ready.is_empty() {
                         self.take_collector();
                     }
-                    if let (Ok(permit), Some(request)) = (permit, self.ready.pop_front()) {
+                    if let (Some(permit), Some(request)) = (permit, self.ready.pop_front()) {
                         self.send(request, permit);
                     }
                 }
@@ -411,17 +416,13 @@ impl StreamWorker {
         self.collector_flush_due = (self.collector_flush_due || flush) && self.collector.len() > 0;
         // A due request is closed only when a connection can take it: until then it could not
         // leave any sooner, so it keeps filling.
-        if self.collector_due(now) && self.ready.is_empty() && self.shared.connections.available_permits() > 0 {
+        if self.collector_due(now) && self.ready.is_empty() && self.shared.send_gate.is_open() {
             self.take_collector();
         }
-        while !self.ready.is_empty() {
-            match self.shared.connections.clone().try_acquire_owned() {
-                Ok(permit) => {
-                    if let Some(request) = self.ready.pop_front() {
-                        self.send(request, permit);
-                    }
-                }
-                Err(_) => break,
+        while let Some(request) = self.ready.front() {
+            let Some(permit) = self.shared.send_gate.try_acquire(request_bytes(request)) else { break };
+            if let Some(request) = self.ready.pop_front() {
+                self.send(request, permit);
             }
         }
         if self.metrics_due.is_some_and(|t| t <= now) {
@@ -706,7 +707,12 @@ impl StreamWorker {
 
     // ---- sending ----
 
-    fn send(&mut self, request: Vec<KinesisRecord>, permit: OwnedSemaphorePermit) {
+    /// Kinesis bytes of the next request to go: the first ready one, else the one being filled.
+    fn next_request_bytes(&self) -> usize {
+        self.ready.front().map_or(self.collector.bytes(), |request| request_bytes(request))
+    }
+
+    fn send(&mut self, request: Vec<KinesisRecord>, permit: SendPermit) {
         let now = Instant::now();
         let mut records = Vec::with_capacity(request.len());
         for record in request {
@@ -1037,6 +1043,7 @@ mod tests {
     use crate::shard_map::Shard;
     use crate::test_support::pending;
     use crate::transport::{BoxFuture, PutEntry};
+    use tokio::sync::Semaphore;
 
     /// Accepts every entry into one shard.
     struct OneShard;
@@ -1113,7 +1120,7 @@ mod tests {
                 fail_if_throttled: false,
             },
             transport,
-            connections: Arc::new(Semaphore::new(connections)),
+            send_gate: SendGate::new(connections, 32 << 20),
             metrics: Arc::new(Metrics::default()),
             streams: Arc::new(StreamTable::default()),
             live_workers: AtomicUsize::new(0),
@@ -1156,6 +1163,29 @@ mod tests {
         gate.add_permits(10);
         wait_until(|| shared.metrics.total(Metric::UserRecordsPut) == 6.0).await;
         assert_eq!(requests(), [1, 5], "one request for the five, not one each");
+    }
+
+    #[tokio::test]
+    async fn requests_being_sent_stay_within_the_byte_budget() {
+        // 9 MB of records leave the shard's limiter 2 MiB at a time, into requests of 2 MB each.
+        for (budget, sent_at_once) in [(3 << 20, 1), (32 << 20, 4)] {
+            let gate = Arc::new(Semaphore::new(0));
+            let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let transport = Arc::new(Gated { gate: gate.clone(), sizes: sizes.clone() });
+            let mut shared = Arc::into_inner(shared_limited(transport, 4, false, 10_000)).expect("sole owner");
+            shared.send_gate = SendGate::new(4, budget);
+            let shared = Arc::new(shared);
+            let worker = spawn(shared.clone(), "s".to_owned());
+            let records = (0..900).map(|i| pending(&format!("k{i:03}"), None, &[b'x'; 10_000])).collect();
+            worker.send(Command::Records(records)).unwrap();
+            wait_until(|| !sizes.lock().unwrap().is_empty()).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let sent = sizes.lock().unwrap().clone();
+            assert_eq!(sent.len(), sent_at_once, "budget {budget}: {sent:?}");
+            gate.add_permits(10);
+            wait_until(|| shared.metrics.total(Metric::UserRecordsPut) == 900.0).await;
+            assert_eq!(sizes.lock().unwrap().iter().sum::<usize>(), 900);
+        }
     }
 
     async fn wait_until(condition: impl Fn() -> bool) {
