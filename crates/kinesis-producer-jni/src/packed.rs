@@ -14,6 +14,7 @@
 use bytes::Bytes;
 use kinesis_producer::UserRecord;
 use std::fmt;
+use std::sync::Arc;
 
 /// Error code of a record whose partition key bytes are not UTF-8 (the engine's code for
 /// invalid partition keys).
@@ -115,6 +116,8 @@ pub fn decode(batch: &PackedBatch<'_>) -> Result<Decoded, Malformed> {
     total_length("keyLengths", batch.key_lengths, batch.keys.len())?;
     total_length("payloadLengths", batch.payload_lengths, batch.payloads.len())?;
 
+    // Each stream name is shared by its records rather than copied into each.
+    let streams: Vec<Arc<str>> = batch.streams.iter().map(|s| Arc::from(s.as_str())).collect();
     let mut decoded = Decoded { records: Vec::with_capacity(count), rejected: Vec::new() };
     let (mut key_at, mut payload_at) = (0usize, 0usize);
     for index in 0..count {
@@ -137,8 +140,8 @@ pub fn decode(batch: &PackedBatch<'_>) -> Result<Decoded, Malformed> {
             }
         };
         let stream = match batch.stream_index {
-            Some(indexes) => &batch.streams[indexes[index] as usize],
-            None => &batch.streams[0],
+            Some(indexes) => &streams[indexes[index] as usize],
+            None => &streams[0],
         };
         decoded.records.push(UserRecord {
             stream: stream.clone(),
@@ -212,8 +215,8 @@ mod tests {
         packed.stream_index = Some(&[1, 0]);
         packed.explicit_hash_keys = Some(&hash_keys);
         let decoded = decode(&packed).unwrap();
-        assert_eq!(decoded.records[0].stream, "b");
-        assert_eq!(decoded.records[1].stream, "a");
+        assert_eq!(&*decoded.records[0].stream, "b");
+        assert_eq!(&*decoded.records[1].stream, "a");
         assert_eq!(decoded.records[1].explicit_hash_key.as_deref(), Some("42"));
         assert_eq!(decoded.records[0].explicit_hash_key, None);
     }

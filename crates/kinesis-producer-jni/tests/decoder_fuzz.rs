@@ -119,7 +119,7 @@ fn check_split(raw: &RawBatch, batch: &PackedBatch<'_>) -> Result<(), TestCaseEr
             Some(indexes) => &raw.streams[indexes[i] as usize],
             None => &raw.streams[0],
         };
-        prop_assert_eq!(&record.stream, stream);
+        prop_assert_eq!(&*record.stream, stream.as_str());
     }
     prop_assert!(rejected.next().is_none());
     Ok(())

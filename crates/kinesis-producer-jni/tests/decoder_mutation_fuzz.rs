@@ -215,7 +215,7 @@ fn check(a: &Arrays) -> Result<(), String> {
                     continue;
                 }
                 let record = accepted.next().ok_or(format!("record {i} missing"))?;
-                let same = &record.stream == stream
+                let same = *record.stream == **stream
                     && record.partition_key.as_bytes() == key.as_slice()
                     && record.data[..] == payload[..]
                     && &record.explicit_hash_key == hash_key;

@@ -310,6 +310,7 @@ fn run(options: &Options, aggregation: bool, latency_ms: u64, metrics: Option<&C
         (latencies, failed)
     });
     let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let stream: Arc<str> = Arc::from("bench");
     let mut sent = 0;
     while sent < options.records {
         let n = (options.records - sent).min(BATCH_RECORDS);
@@ -320,7 +321,7 @@ fn run(options: &Options, aggregation: bool, latency_ms: u64, metrics: Option<&C
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
                 UserRecord::new(
-                    "bench",
+                    stream.clone(),
                     format!("{seed:016x}"),
                     payloads.slice(i * options.size..(i + 1) * options.size),
                 )

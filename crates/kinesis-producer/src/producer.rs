@@ -261,7 +261,7 @@ impl Producer {
         }
         let now = Instant::now();
         let total = records.len();
-        let mut by_stream: Vec<(String, Vec<PendingRecord>)> = Vec::new();
+        let mut by_stream: Vec<(Arc<str>, Vec<PendingRecord>)> = Vec::new();
         for (index, (record, checked)) in records.into_iter().zip(hash_keys).enumerate() {
             let hash_key = match checked {
                 Ok(hash_key) => hash_key,
@@ -298,13 +298,14 @@ impl Producer {
         Ok(Batch::new(batch))
     }
 
-    fn dispatch(&self, by_stream: Vec<(String, Vec<PendingRecord>)>) {
+    fn dispatch(&self, by_stream: Vec<(Arc<str>, Vec<PendingRecord>)>) {
         if by_stream.is_empty() {
             return;
         }
         let _runtime = self.handle.enter();
         let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
         for (stream, records) in by_stream {
+            let stream = String::from(&*stream);
             let mut command = Command::Records(records);
             // A worker that stopped on its own (it never does while it has records) is replaced.
             for _ in 0..2 {

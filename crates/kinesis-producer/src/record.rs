@@ -14,8 +14,9 @@ pub const MAX_PARTITION_KEY_CHARS: usize = 256;
 /// One record as a caller hands it to the producer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserRecord {
-    /// Stream name, or a stream ARN (`arn:...:stream/NAME`).
-    pub stream: String,
+    /// Stream name, or a stream ARN (`arn:...:stream/NAME`); shared, as most records of a batch
+    /// go to the same stream.
+    pub stream: Arc<str>,
     /// Partition key (1..256 characters); its MD5 picks the shard unless an explicit hash key is set.
     pub partition_key: String,
     /// Decimal 128-bit hash key that overrides the partition key's MD5 for routing.
@@ -26,7 +27,7 @@ pub struct UserRecord {
 
 impl UserRecord {
     /// A record routed by the MD5 of its partition key.
-    pub fn new(stream: impl Into<String>, partition_key: impl Into<String>, data: impl Into<Bytes>) -> Self {
+    pub fn new(stream: impl Into<Arc<str>>, partition_key: impl Into<String>, data: impl Into<Bytes>) -> Self {
         UserRecord {
             stream: stream.into(),
             partition_key: partition_key.into(),
