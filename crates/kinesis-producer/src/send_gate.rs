@@ -39,9 +39,9 @@ impl SendGate {
         u32::try_from(bytes.div_ceil(UNIT)).unwrap_or(u32::MAX).min(self.budget_units)
     }
 
-    /// True when a connection and some of the budget are free.
-    pub fn is_open(&self) -> bool {
-        self.connections.available_permits() > 0 && self.budget.available_permits() > 0
+    /// True when a connection and room for a request of `bytes` are free.
+    pub fn can_take(&self, bytes: usize) -> bool {
+        self.connections.available_permits() > 0 && self.budget.available_permits() >= self.units(bytes) as usize
     }
 
     /// A permit for a request of `bytes`, if one is free now.
@@ -71,8 +71,9 @@ mod tests {
         let gate = SendGate::new(3, 10 * UNIT);
         let first = gate.try_acquire(6 * UNIT).expect("fits");
         assert!(gate.try_acquire(5 * UNIT).is_none(), "over the byte budget");
+        assert!(!gate.can_take(5 * UNIT) && gate.can_take(4 * UNIT));
         let second = gate.try_acquire(4 * UNIT).expect("fits the rest");
-        assert!(!gate.is_open());
+        assert!(!gate.can_take(1));
         drop(first);
         let _third = gate.try_acquire(UNIT).expect("room again");
         let _fourth = gate.try_acquire(1).expect("a connection left");

@@ -414,9 +414,9 @@ impl StreamWorker {
             self.pump_limiters(now);
         }
         self.collector_flush_due = (self.collector_flush_due || flush) && self.collector.len() > 0;
-        // A due request is closed only when a connection can take it: until then it could not
-        // leave any sooner, so it keeps filling.
-        if self.collector_due(now) && self.ready.is_empty() && self.shared.send_gate.is_open() {
+        // A due request is closed only when a connection and room in the byte budget can take
+        // it: until then it could not leave any sooner, so it keeps filling.
+        if self.collector_due(now) && self.ready.is_empty() && self.shared.send_gate.can_take(self.collector.bytes()) {
             self.take_collector();
         }
         while let Some(request) = self.ready.front() {
