@@ -236,12 +236,14 @@ def rss_note(engine):
     row = next((r for r in (engine or {}).get("two_kb", []) if r["aggregation"]), None)
     if not row:
         return []
+    held, bound = held_2kb(engine), 64 + PENDING_BYTES_BOUND_MIB
+    versus = f"within the target's {bound} MiB" if held <= bound else f"over the target's {bound} MiB"
     return [f"- With 2 KB records the engine benchmark peaks at {fmt(row['peak_rss_mib'])} MiB, with its payload ring of "
             f"{RING_RECORDS:,} records ({fmt(RING_RECORDS * row['size'] / 2**20)} MiB) written before the run. Counting "
-            f"only the {MAX_PENDING_RECORDS:,} records the producer can hold at once, {fmt(held_2kb(engine))} MiB, over the "
-            f"target's {64 + PENDING_BYTES_BOUND_MIB} MiB: the data "
-            f"held, plus the request bodies and encoding buffers in flight and kept for reuse (up to 4 of each, about "
-            f"7 and 5 MiB when full), the pending records and the runtime."]
+            f"only the {MAX_PENDING_RECORDS:,} records the producer can hold at once, {fmt(held)} MiB, {versus}: the "
+            f"data held, plus the request bodies in flight (at most max_pending_bytes / 8 of records together), the "
+            f"buffers kept for reuse (up to 4 bodies and 4 encodings, about 7 and 5 MiB when full), the pending records "
+            f"and the runtime."]
 
 
 def out_of_reach(agg, p200, two_kb):
