@@ -21,6 +21,9 @@ cargo test --workspace
 step "aggregation checker self-test"
 .tools/venv/bin/python tests/tools/deaggregate.py --self-test
 
+step "process sampler self-check (used by the end-to-end and reliability runners)"
+jruby tests/e2e/runner/process_sampler_check.rb
+
 step "end-to-end against kinesis-mock"
 # --workspace keeps the feature set of the step above, so nothing is rebuilt.
 cargo test --workspace --test kinesis_mock -- --ignored

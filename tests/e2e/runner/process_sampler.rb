@@ -34,7 +34,8 @@ class ProcessSampler
   def self.engine_ticks
     Dir.glob("/proc/self/task/*").sum do |task|
       File.read("#{task}/comm").start_with?(ENGINE_THREAD) ? cpu_ticks(File.read("#{task}/stat")) : 0
-    rescue Errno::ENOENT, Errno::ESRCH
+    rescue SystemCallError
+      # The thread ended between the listing and the read (JRuby may not name the errno).
       0
     end
   end
