@@ -125,7 +125,6 @@ context = LogStash::ExecutionContext.new(dlq_writer: LogStash::DeadLetterQueueWr
 plugin.execution_context = context
 started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
 plugin.register
-File.write(options[:ready_file], Process.pid.to_s) if options[:ready_file]
 
 sampler = options[:samples] && ProcessSampler.new(options[:samples], options[:sample_ms] / 1000.0, lambda {
   { "pending" => metric.call(:events_pending), "pending_bytes" => metric.call(:bytes_pending),
@@ -142,6 +141,8 @@ Signal.trap("TERM") do
     context.pipeline.request_shutdown!
   end
 end
+# Ready only now: a SIGTERM from here on shuts down the way Logstash does.
+File.write(options[:ready_file], Process.pid.to_s) if options[:ready_file]
 
 padding = "x" * options[:message_bytes]
 counts = Hash.new(0)

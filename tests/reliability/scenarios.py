@@ -392,8 +392,9 @@ def shutdown_variant(ctx, title, name, hand_back):
         account.check("batches were held until delivered, then acked",
                       first and first["aborted"] == 0 and first["acked"] == first["sent"] > 0
                       and first["delivered"] == first["acked"], f"{first}")
-    account.note(f"at shutdown: {first['sent']} events sent, {first['acked']} acked, {first['aborted']} handed "
-                 f"back; the replay sent the rest")
+    if first:
+        account.note(f"at shutdown: {first['sent']} events sent, {first['acked']} acked, {first['aborted']} handed "
+                     f"back; the replay sent the rest")
     return account
 
 

@@ -66,9 +66,10 @@ def main():
         print(f"\n== {name}: {scenario.__doc__.strip().splitlines()[0]}", flush=True)
         try:
             results = scenario(ctx)
-        except Exception:  # noqa: BLE001 -- a broken scenario is a failure to report, not a crash
+        except Exception as error:  # noqa: BLE001 -- a broken scenario is a failure to report, not a crash
             print(f"  [FAIL] scenario raised:\n{traceback.format_exc()}")
-            failures.append(name)
+            # The last lines of a long log may be all that is read: say there what went wrong.
+            failures.append(f"{name} (raised {type(error).__name__}: {str(error).strip()[:2000]})")
             continue
         for account in results:
             print(f"-- {account.name}\n{account.table()}")
