@@ -571,7 +571,12 @@ impl StreamWorker {
         let full_aggregate = if full { Self::close_aggregate(slot, predicted, &mut self.spares) } else { None };
         self.next_aggregate_deadline = Some(self.next_aggregate_deadline.map_or(deadline, |d| d.min(deadline)));
         self.aggregated_records += 1;
-        for kinesis_record in [finished, full_aggregate].into_iter().flatten() {
+        // One at a time: gathering the two options into an array copied both on every record.
+        if let Some(kinesis_record) = finished {
+            self.aggregated_records -= kinesis_record.members.len();
+            self.enqueue(kinesis_record, false, now);
+        }
+        if let Some(kinesis_record) = full_aggregate {
             self.aggregated_records -= kinesis_record.members.len();
             self.enqueue(kinesis_record, false, now);
         }
