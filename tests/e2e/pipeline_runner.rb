@@ -47,7 +47,7 @@ OptionParser.new do |parser|
   parser.on("--samples FILE", "append RSS, threads, fds, CPU as JSON lines") { |v| options[:samples] = v }
   parser.on("--sample-ms N", Integer, "sampling interval (default 500)") { |v| options[:sample_ms] = v }
   parser.on("--log FILE", "write every log line as JSON at the end") { |v| options[:log] = v }
-  parser.on("--ready-file FILE", "write the pid to FILE once register returned") { |v| options[:ready_file] = v }
+  parser.on("--ready-file FILE", "write the pid to FILE once register returned and SIGTERM is handled") { |v| options[:ready_file] = v }
   parser.on("--hand-back", "Logstash 8.8+: AbortedBatchException exists") { options[:hand_back] = true }
   parser.on("--engine-log FILE", "log4j2 on the class path, the native producer's DEBUG log to FILE") do |v|
     options[:engine_log] = v

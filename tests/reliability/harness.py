@@ -170,7 +170,7 @@ class Runner:
         return self
 
     def wait_ready(self, timeout=120):
-        """Waits until register returned (the runner wrote its ready file)."""
+        """Waits until register returned and SIGTERM shuts the runner down (it wrote its ready file)."""
         def ready():
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name}: runner exited ({self.process.returncode}) before it was ready:\n"
