@@ -1,6 +1,7 @@
 package kinesis.producer.bridge;
 
 import java.io.File;
+import java.io.IOException;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -45,7 +46,12 @@ public final class ExitAfterCloseMain {
         File[] tasks = new File("/proc/self/task").listFiles();
         long count = 0;
         for (File task : tasks) {
-            String name = new String(java.nio.file.Files.readAllBytes(new File(task, "comm").toPath())).trim();
+            String name;
+            try {
+                name = new String(java.nio.file.Files.readAllBytes(new File(task, "comm").toPath())).trim();
+            } catch (IOException threadEnded) {
+                continue; // the thread ended between the listing and the read
+            }
             if (name.startsWith("kinesis-produc")) {
                 count++;
             }
