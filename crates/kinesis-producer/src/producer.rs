@@ -305,7 +305,6 @@ impl Producer {
         let _runtime = self.handle.enter();
         let mut streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
         for (stream, records) in by_stream {
-            let stream = String::from(&*stream);
             let mut command = Command::Records(records);
             // A worker that stopped on its own (it never does while it has records) is replaced.
             for _ in 0..2 {
@@ -325,7 +324,7 @@ impl Producer {
     fn broadcast(&self, stream: Option<&str>, command: impl Fn() -> Command) {
         let streams = self.streams.lock().unwrap_or_else(|p| p.into_inner());
         for (name, sender) in streams.iter() {
-            if stream.is_none_or(|s| s == name) {
+            if stream.is_none_or(|s| s == &**name) {
                 let _ = sender.send(command());
             }
         }

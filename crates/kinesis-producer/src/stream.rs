@@ -78,7 +78,7 @@ pub(crate) enum Command {
 
 /// The live stream workers, by stream; submitters send only while holding this lock, so a
 /// worker that removes itself under it knows no more commands can come.
-pub(crate) type StreamTable = Mutex<HashMap<String, UnboundedSender<Command>>>;
+pub(crate) type StreamTable = Mutex<HashMap<Arc<str>, UnboundedSender<Command>>>;
 
 /// What all stream workers share.
 pub(crate) struct Shared {
@@ -149,7 +149,7 @@ impl Ord for Delayed {
 }
 
 /// Starts the worker of `key` on the current runtime and returns its command channel.
-pub(crate) fn spawn(shared: Arc<Shared>, key: String) -> UnboundedSender<Command> {
+pub(crate) fn spawn(shared: Arc<Shared>, key: Arc<str>) -> UnboundedSender<Command> {
     let (commands_tx, commands) = unbounded_channel();
     let (events_tx, events) = unbounded_channel();
     let target = StreamTarget::parse(&key);
@@ -202,7 +202,7 @@ pub(crate) fn spawn(shared: Arc<Shared>, key: String) -> UnboundedSender<Command
 
 struct StreamWorker {
     shared: Arc<Shared>,
-    key: String,
+    key: Arc<str>,
     target: StreamTarget,
     name: Arc<str>,
     commands: UnboundedReceiver<Command>,
@@ -1137,8 +1137,8 @@ mod tests {
     async fn an_idle_stream_releases_its_state() {
         let shared = shared();
         for name in ["a", "b"] {
-            let sender = spawn(shared.clone(), name.to_owned());
-            shared.streams.lock().unwrap().insert(name.to_owned(), sender);
+            let sender = spawn(shared.clone(), name.into());
+            shared.streams.lock().unwrap().insert(name.into(), sender);
         }
         let record = pending("k", None, b"data");
         shared.streams.lock().unwrap()["a"].send(Command::Records(vec![record])).unwrap();
@@ -1156,7 +1156,7 @@ mod tests {
         let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
         let shared = shared_with(Arc::new(Gated { gate: gate.clone(), sizes: sizes.clone() }), 1, false);
         let requests = || sizes.lock().unwrap().clone();
-        let worker = spawn(shared.clone(), "s".to_owned());
+        let worker = spawn(shared.clone(), "s".into());
         // The first request takes the only connection and hangs.
         worker.send(Command::Records(vec![pending("k0", None, b"first")])).unwrap();
         wait_until(|| requests().len() == 1).await;
@@ -1180,7 +1180,7 @@ mod tests {
             let mut shared = Arc::into_inner(shared_limited(transport, 4, false, 10_000)).expect("sole owner");
             shared.send_gate = SendGate::new(4, budget);
             let shared = Arc::new(shared);
-            let worker = spawn(shared.clone(), "s".to_owned());
+            let worker = spawn(shared.clone(), "s".into());
             let records = (0..900).map(|i| pending(&format!("k{i:03}"), None, &[b'x'; 10_000])).collect();
             worker.send(Command::Records(records)).unwrap();
             wait_until(|| !sizes.lock().unwrap().is_empty()).await;
@@ -1207,7 +1207,7 @@ mod tests {
         let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
         // 50 % of a shard's 1000 records/s: 25 records per 50 ms release once the bucket is empty.
         let shared = shared_limited(Arc::new(Gated { gate, sizes: sizes.clone() }), 4, false, 50);
-        let worker = spawn(shared.clone(), "s".to_owned());
+        let worker = spawn(shared.clone(), "s".into());
         let records = (0..1300).map(|i| pending(&format!("k{i}"), None, b"x")).collect();
         worker.send(Command::Records(records)).unwrap();
         wait_until(|| shared.metrics.total(Metric::UserRecordsPut) == 1300.0).await;
