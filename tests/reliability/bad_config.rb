@@ -11,6 +11,7 @@
 # "secret_leaks"} and exits 0 (the suite judges the report).
 require "json"
 require_relative "../e2e/installed_gem"
+require_relative "../e2e/runner/process_sampler"
 
 InstalledGem.load!
 report_path = ARGV.fetch(0)
@@ -73,14 +74,6 @@ bad("max_pending_bytes below max_record_size", { "max_pending_bytes" => "2 MiB",
 bad("access_key without secret_key", { "secret_key" => nil }, "secret_key")
 bad("secret_key without access_key", { "access_key" => nil }, "access_key")
 
-def producer_threads
-  Dir.glob("/proc/self/task/*/comm").count do |path|
-    File.read(path).start_with?("kinesis-produc")
-  rescue SystemCallError
-    false # the thread ended meanwhile (JRuby may not name the errno)
-  end
-end
-
 def new_plugin(options)
   params = GOOD.merge(options).reject { |_, value| value.nil? }
   plugin = LogStash::Outputs::Kinesis.new(params)
@@ -112,13 +105,13 @@ results = CASES.map do |name, options, option|
             end
   { "case" => name, "ok" => problem.nil?, "problem" => problem, "message" => message.to_s }
 end
-threads_after_bad = producer_threads
+threads_after_bad = ProcessSampler.engine_threads
 
 # Random keys: with the constant key "-", register would count the stream's shards (one
 # ListShards), and the suite checks that no request reached Kinesis.
 good = new_plugin("randomized_partition_key" => "true")
 good.register
-good_threads = producer_threads
+good_threads = ProcessSampler.engine_threads
 good.do_close
 
 log_text = LogStash::Logging::Logger.all.flat_map(&:lines).map { |line| "#{line.message} #{line.data.inspect}" }.join("\n")

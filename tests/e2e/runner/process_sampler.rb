@@ -32,11 +32,25 @@ class ProcessSampler
 
   # CPU ticks of the native producer's threads (those still running).
   def self.engine_ticks
-    Dir.glob("/proc/self/task/*").sum do |task|
-      File.read("#{task}/comm").start_with?(ENGINE_THREAD) ? cpu_ticks(File.read("#{task}/stat")) : 0
+    engine_tasks.sum do |task|
+      cpu_ticks(File.read("#{task}/stat"))
+    rescue SystemCallError
+      0 # ended since it was listed
+    end
+  end
+
+  # Number of the native producer's threads.
+  def self.engine_threads
+    engine_tasks.size
+  end
+
+  # /proc directories of the native producer's threads.
+  def self.engine_tasks
+    Dir.glob("/proc/self/task/*").select do |task|
+      File.read("#{task}/comm").start_with?(ENGINE_THREAD)
     rescue SystemCallError
       # The thread ended between the listing and the read (JRuby may not name the errno).
-      0
+      false
     end
   end
 
