@@ -753,13 +753,12 @@ impl StreamWorker {
         let id = self.next_request;
         self.next_request += 1;
         self.in_flight.insert(id, records);
-        let transport = self.shared.transport.clone();
-        let target = self.target.clone();
+        let request = self.shared.transport.put_records(&self.target, entries);
         let events = self.events_tx.clone();
         let deadline = self.shared.settings.request_deadline;
         tokio::spawn(async move {
             let started = Instant::now();
-            let result = match tokio::time::timeout(deadline, transport.put_records(&target, entries)).await {
+            let result = match tokio::time::timeout(deadline, request).await {
                 Ok(result) => result,
                 Err(_) => Err(timeout_error(deadline)),
             };

@@ -114,7 +114,8 @@ impl std::error::Error for RequestError {}
 
 /// The Kinesis operations the producer needs.
 pub trait Transport: Send + Sync + 'static {
-    /// Sends one PutRecords request; on success, one result per entry, in order.
+    /// Sends one PutRecords request; on success, one result per entry, in order. The entries
+    /// should be dropped before this returns, so that their buffers can serve the next request.
     fn put_records(
         &self,
         stream: &StreamTarget,
