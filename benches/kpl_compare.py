@@ -25,6 +25,11 @@ SHARDS = 64
 # The same JVM settings for both.
 JVM_OPTIONS = ["-Xmx128m", "-XX:+UseSerialGC"]
 PRODUCERS = ("none", "native", "kpl")
+# Records of the footprint runs: this producer's memory when it holds next to nothing.
+FOOTPRINT_RECORDS = 1000
+KEY_BYTES = 16
+# A full PutRecords request (collection_max_size, 5 MiB of records) as the base64 body it is signed as.
+FULL_BODY_MIB = 5 * 4 / 3
 
 
 def fetch_kpl() -> Path:
@@ -80,6 +85,15 @@ def main() -> None:
                                                / (kpl["peak_rss_mib"] - none["peak_rss_mib"]), 3)
             pair["throughput_ratio"] = round(native["records_per_sec"] / kpl["records_per_sec"], 3)
             rows.append(pair)
+        footprints = []
+        for run in range(runs):
+            small = {producer: run_program([*java, producer, str(server.port), "bench", str(FOOTPRINT_RECORDS), "200",
+                                            *([str(NATIVE_LIBRARY)] if producer == "native" else [])],
+                                           env={**os.environ, "TMPDIR": work})[0]
+                     for producer in ("none", "native")}
+            footprints.append(small["native"]["peak_rss_mib"] - small["none"]["peak_rss_mib"])
+            say(f"  footprint run {run + 1}: {FOOTPRINT_RECORDS} records, this producer {footprints[-1]:.1f} MiB above "
+                f"the driver alone")
     summary = {}
     say(f"{'producer':<8} {'records/s':>10} {'CPU s/M':>8} {'peak RSS MiB':>13}")
     for producer in PRODUCERS:
@@ -92,6 +106,15 @@ def main() -> None:
         say(f"{producer:<8} {s['records_per_sec']:>10.0f} {s['cpu_s_per_million']:>8.2f} {s['peak_rss_mib']:>13.1f}")
     for key in ("cpu_ratio", "rss_ratio", "producer_rss_ratio", "throughput_ratio"):
         summary[key] = median([p[key] for p in rows])
+    # What this producer holds at the least: its footprint with next to no records, the bytes
+    # (data and key) of every record it may hold, and one full request body while it is signed.
+    summary["footprint_records"] = FOOTPRINT_RECORDS
+    summary["footprint_mib"] = median(footprints)
+    summary["held_records_mib"] = round(outstanding * (200 + KEY_BYTES) / 2**20, 1)
+    summary["full_body_mib"] = round(min(FULL_BODY_MIB, summary["held_records_mib"] * 4 / 3), 1)
+    say(f"this producer's footprint with {FOOTPRINT_RECORDS} records: {summary['footprint_mib']:.1f} MiB above the "
+        f"driver; the records it may hold: {summary['held_records_mib']} MiB; their largest request body: "
+        f"{summary['full_body_mib']} MiB")
     say(f"this producer / KPL (median of per-run ratios): CPU per record {summary['cpu_ratio']:.3f}, "
         f"peak RSS {summary['rss_ratio']:.3f} (above the driver's baseline: {summary['producer_rss_ratio']:.3f}), "
         f"records/s {summary['throughput_ratio']:.2f}")
