@@ -259,7 +259,7 @@ def rss_note(engine):
             f"{RING_RECORDS:,} records ({fmt(RING_RECORDS * row['size'] / 2**20)} MiB) written before the run. Counting "
             f"only the {MAX_PENDING_RECORDS:,} records the producer can hold at once, {fmt(held)} MiB, {versus}: the "
             f"data held, plus the request bodies in flight (at most max_pending_bytes / 8 of records together), the "
-            f"buffers kept for reuse (up to 4 bodies and 4 encodings, about 7 and 5 MiB when full), the pending records "
+            f"buffers kept for reuse (up to 4 bodies, about 7 MiB each when full), the pending records "
             f"and the runtime."]
 
 

@@ -2,8 +2,7 @@
 
 use crate::aggregation::{AggregateTables, AGGREGATE_PARTITION_KEY};
 use crate::record::PendingRecord;
-use crate::transport::PutEntry;
-use bytes::Bytes;
+use crate::transport::{Encode, EntryData, PutEntry};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -61,38 +60,39 @@ impl KinesisRecord {
         self.members[0].hash_key
     }
 
-    /// Bytes `encode_aggregate` writes: none for a raw record.
-    pub fn aggregate_len(&self) -> usize {
+    /// The request entry: an aggregate, encoded as the request is written, with its first
+    /// record's hash key explicit so that it lands where all of its records were predicted; a
+    /// raw record with the user's keys.
+    pub fn entry(&self) -> PutEntry<'_> {
         if self.is_aggregate() {
-            self.tables.encoded_len()
-        } else {
-            0
-        }
-    }
-
-    /// Appends the encoded aggregate to `out`; nothing for a raw record.
-    pub fn encode_aggregate(&self, out: &mut Vec<u8>) {
-        if self.is_aggregate() {
-            self.tables.encode(&self.members, out);
-        }
-    }
-
-    /// The request entry, with `aggregate` (what `encode_aggregate` wrote) as the data of an
-    /// aggregate. An aggregate carries its first record's hash key explicitly so that it lands
-    /// where all of its records were predicted; a raw record keeps the user's.
-    pub fn entry(&self, aggregate: Bytes) -> PutEntry {
-        let (data, explicit_hash_key) = if self.is_aggregate() {
-            (aggregate, Some(self.hash_key().to_string()))
+            PutEntry {
+                data: EntryData::Encoded(self),
+                partition_key: AGGREGATE_PARTITION_KEY,
+                explicit_hash_key: Some(self.hash_key()),
+            }
         } else {
             let record = &self.members[0];
-            (record.data.clone(), record.explicit_hash_key().map(|k| k.to_string()))
-        };
-        PutEntry { data, partition_key: self.partition_key().to_owned(), explicit_hash_key }
+            PutEntry {
+                data: EntryData::Raw(&record.data),
+                partition_key: record.partition_key.as_str(),
+                explicit_hash_key: record.explicit_hash_key(),
+            }
+        }
     }
 
     /// Total bytes of the user records inside.
     pub fn user_bytes(&self) -> usize {
         self.members.iter().map(PendingRecord::size).sum()
+    }
+}
+
+impl Encode for KinesisRecord {
+    fn encoded_len(&self) -> usize {
+        self.tables.encoded_len()
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.tables.encode(&self.members, out);
     }
 }
 
@@ -107,16 +107,13 @@ mod tests {
     fn raw_record_keeps_the_users_keys() {
         let now = Instant::now();
         let r = KinesisRecord::raw(pending("pk1", None, b"d"), None, now);
-        let mut encoded = Vec::new();
-        r.encode_aggregate(&mut encoded);
-        assert!(encoded.is_empty() && r.aggregate_len() == 0, "a raw record is sent as it is");
-        let e = r.entry(Bytes::new());
-        assert_eq!(&e.data[..], b"d");
+        let e = r.entry();
+        assert!(matches!(e.data, EntryData::Raw(b"d")), "a raw record is sent as it is");
         assert_eq!(e.partition_key, "pk1");
         assert_eq!(e.explicit_hash_key, None);
         assert_eq!(r.size(), 4);
         let r = KinesisRecord::raw(pending("pk1", Some(7), b"d"), None, now);
-        assert_eq!(r.entry(Bytes::new()).explicit_hash_key.as_deref(), Some("7"));
+        assert_eq!(r.entry().explicit_hash_key, Some(7));
     }
 
     #[test]
@@ -128,14 +125,14 @@ mod tests {
         let encoded_len = aggregator.size();
         let (members, tables) = aggregator.finish(&mut SpareBuffers::default()).unwrap();
         let r = KinesisRecord::aggregate(members, tables, None, Instant::now());
-        let mut encoded = Vec::new();
-        r.encode_aggregate(&mut encoded);
+        let e = r.entry();
+        let mut scratch = Vec::new();
+        let encoded = e.data.bytes(&mut scratch);
         assert_eq!(encoded.len(), encoded_len);
-        assert_eq!(r.aggregate_len(), encoded_len);
-        let e = r.entry(Bytes::from(encoded.clone()));
-        assert_eq!(&e.data[..], &encoded[..]);
+        assert_eq!(e.data.len(), encoded_len);
+        assert_eq!(encoded[..4], crate::aggregation::MAGIC);
         assert_eq!(e.partition_key, "a");
-        assert_eq!(e.explicit_hash_key.as_deref(), Some("329398341438914906102347661116985167824"));
+        assert_eq!(e.explicit_hash_key, Some(329398341438914906102347661116985167824));
         assert_eq!(r.size(), encoded_len + 1);
         assert_eq!(r.user_bytes(), 8);
     }

@@ -1,5 +1,5 @@
-//! Buffers of a request's bytes (its encoded aggregates, its body), taken back for the next
-//! request once the last `Bytes` over one is dropped.
+//! Buffers of request bodies, taken back for the next request once the last `Bytes` over one
+//! is dropped.
 //!
 //! A PutRecords body of full aggregates is several MiB. Allocated fresh for every request, such
 //! a block goes back to the kernel when it is freed, and the next one is faulted in and zeroed
@@ -9,8 +9,8 @@ use crate::spare_buffers::round_up;
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
 
-/// Most buffers kept of each pool (a full request's body is about 7 MiB): enough for the
-/// requests in flight at 100,000 pending 200-byte records, little held by an idle producer.
+/// Most buffers kept (a full request's body is about 7 MiB): enough for the requests in flight
+/// at 100,000 pending 200-byte records, little held by an idle producer.
 const MAX_SPARES: usize = 4;
 const GRANULE: usize = 1 << 20;
 

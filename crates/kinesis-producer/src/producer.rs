@@ -179,7 +179,6 @@ impl ProducerBuilder {
             metrics: metrics.clone(),
             streams: streams.clone(),
             live_workers: AtomicUsize::new(0),
-            aggregate_buffers: Arc::default(),
         });
         let pending = Arc::new(Pending::new(config.max_pending_records, config.max_pending_bytes));
         let uploader = metrics_client.map(|client| {

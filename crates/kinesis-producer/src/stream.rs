@@ -9,14 +9,12 @@ use crate::kinesis_record::KinesisRecord;
 use crate::limiter::ShardLimiter;
 use crate::metrics::{LocalMetrics, Metric, Metrics, StatBuilder};
 use crate::outcome::{complete_all, Outcome};
-use crate::pooled_buffers::PooledBuffers;
 use crate::record::PendingRecord;
 use crate::retry::{backoff, certificate_problem, classify_entry, classify_request, Disposition};
 use crate::send_gate::{SendGate, SendPermit};
 use crate::shard_map::{refresh_backoff, Shard, ShardMap};
 use crate::spare_buffers::SpareBuffers;
 use crate::transport::{EntryResult, PutEntry, RequestError, RequestErrorKind, StreamTarget, Transport};
-use bytes::Bytes;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -89,8 +87,6 @@ pub(crate) struct Shared {
     pub streams: Arc<StreamTable>,
     /// Stream workers still running.
     pub live_workers: AtomicUsize,
-    /// Buffers the aggregates of a request are encoded into.
-    pub aggregate_buffers: Arc<PooledBuffers>,
 }
 
 enum Event {
@@ -749,11 +745,12 @@ impl StreamWorker {
         self.metrics.record(Metric::UserRecordsPerPutRecordsRequest, None, user_records as f64, 1);
         self.mark_metrics_dirty(now);
 
-        let entries = self.entries(&records);
+        let entries: Vec<PutEntry> = records.iter().map(KinesisRecord::entry).collect();
+        let request = self.shared.transport.put_records(&self.target, &entries);
+        drop(entries);
         let id = self.next_request;
         self.next_request += 1;
         self.in_flight.insert(id, records);
-        let request = self.shared.transport.put_records(&self.target, entries);
         let events = self.events_tx.clone();
         let deadline = self.shared.settings.request_deadline;
         tokio::spawn(async move {
@@ -765,35 +762,6 @@ impl StreamWorker {
             drop(permit);
             let _ = events.send(Event::Sent { id, elapsed: started.elapsed(), result });
         });
-    }
-
-    /// The request entries of `records`. Their aggregates are encoded now, one after another,
-    /// into one buffer that comes back when the request is written.
-    fn entries(&self, records: &[KinesisRecord]) -> Vec<PutEntry> {
-        let size: usize = records.iter().map(KinesisRecord::aggregate_len).sum();
-        if size == 0 {
-            return records.iter().map(|record| record.entry(Bytes::new())).collect();
-        }
-        let buffers = &self.shared.aggregate_buffers;
-        let mut encoded = buffers.take(size);
-        let ends: Vec<usize> = records
-            .iter()
-            .map(|record| {
-                record.encode_aggregate(&mut encoded);
-                encoded.len()
-            })
-            .collect();
-        let encoded = buffers.into_bytes(encoded);
-        let mut start = 0;
-        records
-            .iter()
-            .zip(ends)
-            .map(|(record, end)| {
-                let entry = record.entry(encoded.slice(start..end));
-                start = end;
-                entry
-            })
-            .collect()
     }
 
     fn on_event(&mut self, event: Event) {
@@ -1056,7 +1024,7 @@ mod tests {
         fn put_records(
             &self,
             _stream: &StreamTarget,
-            entries: Vec<PutEntry>,
+            entries: &[PutEntry<'_>],
         ) -> BoxFuture<Result<Vec<EntryResult>, RequestError>> {
             let accepted = entries
                 .iter()
@@ -1081,7 +1049,7 @@ mod tests {
         fn put_records(
             &self,
             stream: &StreamTarget,
-            entries: Vec<PutEntry>,
+            entries: &[PutEntry<'_>],
         ) -> BoxFuture<Result<Vec<EntryResult>, RequestError>> {
             self.sizes.lock().unwrap().push(entries.len());
             let (gate, answer) = (self.gate.clone(), OneShard.put_records(stream, entries));
@@ -1128,7 +1096,6 @@ mod tests {
             metrics: Arc::new(Metrics::default()),
             streams: Arc::new(StreamTable::default()),
             live_workers: AtomicUsize::new(0),
-            aggregate_buffers: Arc::default(),
         })
     }
 

@@ -2,7 +2,6 @@
 //! the service for something else.
 
 use crate::shard_map::Shard;
-use bytes::Bytes;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -47,15 +46,69 @@ impl fmt::Display for StreamTarget {
     }
 }
 
-/// One entry of a PutRecords request.
-#[derive(Clone, Debug)]
-pub struct PutEntry {
+/// One entry of a PutRecords request, borrowed from the records it carries.
+#[derive(Clone, Copy, Debug)]
+pub struct PutEntry<'a> {
     /// Record data (raw, or an aggregate).
-    pub data: Bytes,
+    pub data: EntryData<'a>,
     /// Partition key sent with it.
-    pub partition_key: String,
-    /// Explicit hash key (decimal), if any.
-    pub explicit_hash_key: Option<String>,
+    pub partition_key: &'a str,
+    /// Explicit hash key, if any.
+    pub explicit_hash_key: Option<u128>,
+}
+
+/// The data of an entry: bytes as they are, or an aggregate encoded straight into the request
+/// (rather than into a buffer of its own first, to be copied again).
+#[derive(Clone, Copy)]
+pub enum EntryData<'a> {
+    /// A user record's bytes, sent unchanged.
+    Raw(&'a [u8]),
+    /// Written on demand.
+    Encoded(&'a dyn Encode),
+}
+
+/// Data that writes itself.
+pub trait Encode {
+    /// Exact number of bytes `encode` appends.
+    fn encoded_len(&self) -> usize;
+    /// Appends the data to `out`.
+    fn encode(&self, out: &mut Vec<u8>);
+}
+
+impl EntryData<'_> {
+    /// Bytes of data.
+    pub fn len(&self) -> usize {
+        match self {
+            EntryData::Raw(bytes) => bytes.len(),
+            EntryData::Encoded(data) => data.encoded_len(),
+        }
+    }
+
+    /// True for no data at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The data as bytes: borrowed when raw, written into `scratch` (emptied first) otherwise.
+    pub fn bytes<'s>(&'s self, scratch: &'s mut Vec<u8>) -> &'s [u8] {
+        match self {
+            EntryData::Raw(bytes) => bytes,
+            EntryData::Encoded(data) => {
+                scratch.clear();
+                data.encode(scratch);
+                scratch
+            }
+        }
+    }
+}
+
+impl fmt::Debug for EntryData<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EntryData::Raw(bytes) => write!(f, "Raw({} bytes)", bytes.len()),
+            EntryData::Encoded(data) => write!(f, "Encoded({} bytes)", data.encoded_len()),
+        }
+    }
 }
 
 /// The service's answer for one entry.
@@ -115,11 +168,11 @@ impl std::error::Error for RequestError {}
 /// The Kinesis operations the producer needs.
 pub trait Transport: Send + Sync + 'static {
     /// Sends one PutRecords request; on success, one result per entry, in order. The entries
-    /// should be dropped before this returns, so that their buffers can serve the next request.
+    /// are read before this returns (the request is written then), not when the future runs.
     fn put_records(
         &self,
         stream: &StreamTarget,
-        entries: Vec<PutEntry>,
+        entries: &[PutEntry<'_>],
     ) -> BoxFuture<Result<Vec<EntryResult>, RequestError>>;
 
     /// Lists the open shards of a stream (every page).

@@ -33,6 +33,24 @@ pub struct Stored {
     pub data: Bytes,
 }
 
+/// One entry of a PutRecords call, as the fake received it.
+struct Received {
+    data: Bytes,
+    partition_key: String,
+    explicit_hash_key: Option<String>,
+}
+
+impl Received {
+    fn new(entry: &PutEntry<'_>) -> Self {
+        let mut scratch = Vec::new();
+        Received {
+            data: Bytes::copy_from_slice(entry.data.bytes(&mut scratch)),
+            partition_key: entry.partition_key.to_owned(),
+            explicit_hash_key: entry.explicit_hash_key.map(|k| k.to_string()),
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct FakeKinesis {
     /// Shards the service really has.
@@ -84,7 +102,7 @@ impl FakeKinesis {
         self.shards.lock().unwrap().iter().find(|s| &*s.id == id).cloned().expect("known shard")
     }
 
-    fn route(&self, entry: &PutEntry) -> String {
+    fn route(&self, entry: &Received) -> String {
         let hash = match &entry.explicit_hash_key {
             Some(k) => k.parse::<u128>().expect("decimal hash key"),
             None => partition_key_hash(&entry.partition_key),
@@ -93,7 +111,7 @@ impl FakeKinesis {
         shards.iter().find(|s| s.contains(hash)).expect("a shard owns every hash key").id.to_string()
     }
 
-    fn store(&self, entry: PutEntry) -> EntryResult {
+    fn store(&self, entry: Received) -> EntryResult {
         let shard_id = self.route(&entry);
         let sequence_number = format!("{:056}", self.sequence.fetch_add(1, Ordering::SeqCst));
         self.stored.lock().unwrap().push(Stored {
@@ -106,7 +124,7 @@ impl FakeKinesis {
         EntryResult::Accepted { shard_id, sequence_number }
     }
 
-    fn answer(&self, entries: Vec<PutEntry>) -> Option<Result<Vec<EntryResult>, RequestError>> {
+    fn answer(&self, entries: Vec<Received>) -> Option<Result<Vec<EntryResult>, RequestError>> {
         let answer = self
             .script
             .lock()
@@ -140,8 +158,9 @@ impl Transport for FakeTransport {
     fn put_records(
         &self,
         _stream: &StreamTarget,
-        entries: Vec<PutEntry>,
+        entries: &[PutEntry<'_>],
     ) -> BoxFuture<Result<Vec<EntryResult>, RequestError>> {
+        let entries: Vec<Received> = entries.iter().map(Received::new).collect();
         let fake = self.0.clone();
         Box::pin(async move {
             fake.put_calls.fetch_add(1, Ordering::SeqCst);
