@@ -103,15 +103,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Where a record's outcome goes. Dropping it without an outcome records an internal failure,
 /// so no record can ever vanish without one.
 pub(crate) struct OutcomeSlot {
-    batch: Arc<BatchState>,
+    /// `None` once the outcome is given.
+    batch: Option<Arc<BatchState>>,
     index: u32,
     size: u32,
-    done: bool,
 }
 
 impl OutcomeSlot {
     pub(crate) fn new(batch: Arc<BatchState>, index: usize, size: usize) -> Self {
-        OutcomeSlot { batch, index: index as u32, size: size as u32, done: false }
+        OutcomeSlot { batch: Some(batch), index: index as u32, size: size as u32 }
     }
 
     /// Records the outcome and releases the record's share of the buffering bounds.
@@ -120,10 +120,9 @@ impl OutcomeSlot {
     }
 
     fn finish(&mut self, outcome: Outcome) {
-        if std::mem::replace(&mut self.done, true) {
-            return;
+        if let Some(batch) = self.batch.take() {
+            batch.complete(u64::from(self.size), std::iter::once((self.index as usize, outcome)));
         }
-        self.batch.complete(u64::from(self.size), std::iter::once((self.index as usize, outcome)));
     }
 }
 
@@ -134,14 +133,12 @@ pub(crate) fn complete_all(completions: impl IntoIterator<Item = (OutcomeSlot, O
     let mut run_batch: Option<Arc<BatchState>> = None;
     let mut run_bytes = 0u64;
     for (mut slot, outcome) in completions {
-        if std::mem::replace(&mut slot.done, true) {
-            continue;
-        }
-        if !run_batch.as_ref().is_some_and(|batch| Arc::ptr_eq(batch, &slot.batch)) {
+        let Some(batch) = slot.batch.take() else { continue };
+        if !run_batch.as_ref().is_some_and(|run_batch| Arc::ptr_eq(run_batch, &batch)) {
             if let Some(batch) = run_batch.take() {
                 batch.complete(std::mem::take(&mut run_bytes), run.drain(..));
             }
-            run_batch = Some(slot.batch.clone());
+            run_batch = Some(batch);
         }
         run.push((slot.index as usize, outcome));
         run_bytes += u64::from(slot.size);
@@ -153,7 +150,7 @@ pub(crate) fn complete_all(completions: impl IntoIterator<Item = (OutcomeSlot, O
 
 impl Drop for OutcomeSlot {
     fn drop(&mut self) {
-        if !self.done {
+        if self.batch.is_some() {
             self.finish(Outcome::failed("Internal", "record was dropped by the producer without an outcome", 0));
         }
     }

@@ -7,7 +7,7 @@ use crate::config::{Config, ConfigError, MetricsLevel};
 use crate::metrics::{MetricKey, Metrics, Stat};
 use crate::outcome::{Batch, BatchState, Outcome, OutcomeSlot};
 use crate::partition_key::PartitionKey;
-use crate::record::{validate, PendingRecord, UserRecord};
+use crate::record::{validate, Arrival, PendingRecord, UserRecord};
 use crate::sdk_transport::SdkTransport;
 use crate::send_gate::SendGate;
 use crate::stream::{after, spawn, Command, Settings, Shared, StreamTable};
@@ -275,7 +275,7 @@ impl Producer {
                 hash_key,
                 partition_key: PartitionKey::new(record.partition_key),
                 data: record.data,
-                arrival: now,
+                arrival: Arrival::at(now),
                 attempts: 0,
                 last_error: None,
                 slot: OutcomeSlot::new(batch.clone(), index, size),

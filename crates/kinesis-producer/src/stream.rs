@@ -329,7 +329,7 @@ impl StreamWorker {
                 self.mark_metrics_dirty(now);
                 let buffered = self.shared.settings.max_buffered_time;
                 for record in records {
-                    let deadline = after(record.arrival, buffered);
+                    let deadline = after(record.arrival.instant(), buffered);
                     self.accept(record, deadline, false, now);
                 }
             }
@@ -731,7 +731,7 @@ impl StreamWorker {
             if record.sends == 0 {
                 let mut buffering = StatBuilder::default();
                 for m in &record.members {
-                    buffering.add(now.saturating_duration_since(m.arrival).as_secs_f64() * 1000.0);
+                    buffering.add(now.saturating_duration_since(m.arrival.instant()).as_secs_f64() * 1000.0);
                 }
                 self.metrics.record_stat(Metric::BufferingTime, record.predicted_shard.as_ref(), buffering.build());
             }
@@ -917,7 +917,7 @@ impl StreamWorker {
 
     /// When `record_ttl` runs out for the record.
     fn expiration(&self, record: &PendingRecord) -> Instant {
-        after(record.arrival, self.shared.settings.record_ttl)
+        after(record.arrival.instant(), self.shared.settings.record_ttl)
     }
 
     fn expired(&self, record: &PendingRecord, now: Instant) -> bool {
@@ -925,7 +925,7 @@ impl StreamWorker {
     }
 
     fn schedule_retry(&mut self, mut record: KinesisRecord, code: &str, message: &str, now: Instant) {
-        let last_error: Arc<str> = format!("{code}: {message}").into();
+        let last_error = Arc::new(format!("{code}: {message}"));
         for member in &mut record.members {
             member.last_error = Some(last_error.clone());
         }

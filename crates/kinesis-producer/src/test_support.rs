@@ -3,7 +3,7 @@
 use crate::backpressure::Pending;
 use crate::outcome::{Batch, BatchState, OutcomeSlot};
 use crate::partition_key::PartitionKey;
-use crate::record::{partition_key_hash, PendingRecord};
+use crate::record::{partition_key_hash, Arrival, PendingRecord};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Instant;
@@ -34,7 +34,7 @@ pub(crate) fn pending_in(
         has_explicit_hash_key: explicit_hash_key.is_some(),
         hash_key: explicit_hash_key.unwrap_or_else(|| partition_key_hash(partition_key)),
         data: Bytes::copy_from_slice(data),
-        arrival: now,
+        arrival: Arrival::at(now),
         attempts: 0,
         last_error: None,
         slot: OutcomeSlot::new(batch.clone(), index, data.len() + partition_key.len()),
