@@ -116,6 +116,7 @@ impl Arrival {
         Arrival(at.saturating_duration_since(*ARRIVAL_EPOCH).as_nanos() as u64)
     }
 
+    /// The instant it stands for.
     pub fn instant(self) -> Instant {
         *ARRIVAL_EPOCH + Duration::from_nanos(self.0)
     }
