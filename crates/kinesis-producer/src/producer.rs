@@ -258,7 +258,7 @@ impl Producer {
         if count == 0 {
             self.pending.batch_done(id);
         }
-        let now = Instant::now();
+        let arrival = Arrival::at(Instant::now());
         let total = records.len();
         let mut by_stream: Vec<(Arc<str>, Vec<PendingRecord>)> = Vec::new();
         for (index, (record, checked)) in records.into_iter().zip(hash_keys).enumerate() {
@@ -275,7 +275,7 @@ impl Producer {
                 hash_key,
                 partition_key: PartitionKey::new(record.partition_key),
                 data: record.data,
-                arrival: Arrival::at(now),
+                arrival,
                 attempts: 0,
                 last_error: None,
                 slot: OutcomeSlot::new(batch.clone(), index, size),
