@@ -210,13 +210,18 @@ def kpl_rss_floor(run):
     return t["kpl"]["peak_rss_mib"] / 4, floor
 
 
+def kpl_rss_out_of_reach(run):
+    quarter, floor = kpl_rss_floor(run)
+    return quarter < floor
+
+
 def kpl_rss_verdict(kpl):
     if not kpl:
         return None
     if kpl["summary"]["rss_ratio"] <= 0.25:
         return True
     out_of_reach = [o.get("max_outstanding", 100000) for o in [kpl, *kpl_outstanding_runs()]
-                    if kpl_rss_floor(o)[0] < kpl_rss_floor(o)[1]]
+                    if kpl_rss_out_of_reach(o)]
     if not out_of_reach:
         return False
     bounds = [f"{n:,}" for n in sorted(out_of_reach, reverse=True)]
