@@ -40,19 +40,10 @@ impl KinesisRecord {
         self.members.len() > 1
     }
 
-    /// Partition key sent: the user's for a raw record, `"a"` for an aggregate.
-    pub fn partition_key(&self) -> &str {
-        if self.is_aggregate() {
-            AGGREGATE_PARTITION_KEY
-        } else {
-            self.members[0].partition_key.as_str()
-        }
-    }
-
     /// Bytes Kinesis counts: data (the raw payload, or the encoded aggregate) plus partition key.
     pub fn size(&self) -> usize {
-        let data_len = if self.is_aggregate() { self.tables.encoded_len() } else { self.members[0].data.len() };
-        data_len + self.partition_key().len()
+        let entry = self.entry();
+        entry.data.len() + entry.partition_key.len()
     }
 
     /// Hash key Kinesis routes by: the first user record's.
