@@ -31,6 +31,7 @@ pub mod metrics;
 mod outcome;
 mod partition_key;
 mod pooled_buffers;
+mod prefetch;
 mod producer;
 mod put_records_body;
 mod record;
