@@ -7,7 +7,7 @@
 //! A closed aggregate keeps its records and key tables, not its encoding: it is encoded when
 //! its request is built (again for a retry), so the producer holds each record's data once.
 
-use crate::prefetch::prefetch_slice;
+use crate::prefetch::prefetch;
 use crate::record::PendingRecord;
 use crate::spare_buffers::SpareBuffers;
 use md5::{Digest, Md5};
@@ -133,7 +133,7 @@ impl AggregateTables {
         }
         for (i, (member, &(pk_index, ehk_index))) in members.iter().zip(&self.indices).enumerate() {
             if let Some(ahead) = members.get(i + PREFETCH_AHEAD) {
-                prefetch_slice(&ahead.data[..ahead.data.len().min(PREFETCH_BYTES)]);
+                prefetch(&ahead.data[..ahead.data.len().min(PREFETCH_BYTES)]);
             }
             out.push(TAG_RECORDS);
             encode_varint(record_body_len(pk_index, ehk_index, member.data.len()) as u64, out);
