@@ -1,7 +1,8 @@
 //! Outcomes: every submitted record gets exactly one, and callers wait for a batch of them.
 
 use crate::backpressure::Pending;
-use std::sync::{Arc, Condvar, Mutex};
+use crate::prefetch::prefetch;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// The final result of one user record.
@@ -70,15 +71,26 @@ impl BatchState {
         self.set_all(std::iter::once((index, outcome)));
     }
 
-    /// Releases the records' share of the buffering bounds, then sets their outcomes.
-    fn complete(&self, bytes: u64, outcomes: impl ExactSizeIterator<Item = (usize, Outcome)>) {
+    /// Releases the records' share of the buffering bounds, then sets their outcomes, taking
+    /// them out of `outcomes`.
+    fn complete(&self, bytes: u64, outcomes: &mut Vec<(usize, Outcome)>) {
         self.pending.release(outcomes.len() as u64, bytes);
-        self.set_all(outcomes);
+        let slots = lock(&self.slots);
+        // Written at submit by another thread, long ago: all start loading before any is set.
+        for &(index, _) in outcomes.iter() {
+            if let Some(slot) = slots.outcomes.get(index) {
+                prefetch(slot);
+            }
+        }
+        self.set_locked(slots, outcomes.drain(..));
     }
 
     /// Sets outcomes under one lock; a record that already has one keeps it.
     fn set_all(&self, outcomes: impl Iterator<Item = (usize, Outcome)>) {
-        let mut slots = lock(&self.slots);
+        self.set_locked(lock(&self.slots), outcomes);
+    }
+
+    fn set_locked(&self, mut slots: MutexGuard<'_, Slots>, outcomes: impl Iterator<Item = (usize, Outcome)>) {
         let mut changed = false;
         for (index, outcome) in outcomes {
             let slot = &mut slots.outcomes[index];
@@ -96,7 +108,7 @@ impl BatchState {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -121,7 +133,8 @@ impl OutcomeSlot {
 
     fn finish(&mut self, outcome: Outcome) {
         if let Some(batch) = self.batch.take() {
-            batch.complete(u64::from(self.size), std::iter::once((self.index as usize, outcome)));
+            batch.pending.release(1, u64::from(self.size));
+            batch.set_all(std::iter::once((self.index as usize, outcome)));
         }
     }
 }
@@ -136,7 +149,7 @@ pub(crate) fn complete_all(completions: impl IntoIterator<Item = (OutcomeSlot, O
         let Some(batch) = slot.batch.take() else { continue };
         if !run_batch.as_ref().is_some_and(|run_batch| Arc::ptr_eq(run_batch, &batch)) {
             if let Some(batch) = run_batch.take() {
-                batch.complete(std::mem::take(&mut run_bytes), run.drain(..));
+                batch.complete(std::mem::take(&mut run_bytes), &mut run);
             }
             run_batch = Some(batch);
         }
@@ -144,7 +157,7 @@ pub(crate) fn complete_all(completions: impl IntoIterator<Item = (OutcomeSlot, O
         run_bytes += u64::from(slot.size);
     }
     if let Some(batch) = run_batch {
-        batch.complete(run_bytes, run.drain(..));
+        batch.complete(run_bytes, &mut run);
     }
 }
 
