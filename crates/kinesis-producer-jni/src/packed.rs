@@ -12,7 +12,7 @@
 //! content is invalid (its key is not UTF-8, or the engine refuses it) fails alone.
 
 use bytes::Bytes;
-use kinesis_producer::UserRecord;
+use kinesis_producer::{PartitionKey, UserRecord};
 use std::fmt;
 use std::sync::Arc;
 
@@ -129,7 +129,7 @@ pub fn decode(batch: &PackedBatch<'_>) -> Result<Decoded, Malformed> {
         (key_at, payload_at) = (key_end, payload_end);
 
         let partition_key = match std::str::from_utf8(key) {
-            Ok(text) => text.to_owned(),
+            Ok(text) => PartitionKey::from(text),
             Err(e) => {
                 decoded.rejected.push(Rejection {
                     index,

@@ -53,6 +53,7 @@ pub use cloudwatch_client::cloudwatch_client;
 pub use config::{Config, ConfigError};
 pub use metrics::{Metric, MetricKey, Stat};
 pub use outcome::{Batch, Outcome};
+pub use partition_key::PartitionKey;
 pub use producer::{CloseReport, Producer, ProducerBuilder, ProducerError, SubmitError, ThreadHook};
 pub use record::{parse_explicit_hash_key, partition_key_hash, RecordError, UserRecord};
 pub use redaction::redact;

@@ -1,45 +1,87 @@
-//! A record's partition key as the producer keeps it.
+//! A record's partition key, as callers give it and as the producer keeps it.
 //!
-//! Keys up to 38 bytes (hex digests, UUIDs, host names: most keys) are kept inline in the
-//! record. Their `String` is then freed on the thread that submitted it rather than on the
-//! stream worker: freeing, on one thread, memory another thread allocated is the C library
-//! malloc's slow path, and with a key per record it was several percent of the engine's CPU.
+//! Keys up to 38 bytes (hex digests, UUIDs, host names: most keys) are kept inline, so a record
+//! made from a borrowed key allocates nothing for it. Allocating a key per record on the caller's
+//! thread and freeing it on the stream worker's was the C library malloc's slow path and several
+//! percent of the engine's CPU; copying it into a `String` first still cost an allocation and a
+//! free per record.
 
 use std::fmt;
+use std::ops::Deref;
 
 const INLINE_CAPACITY: usize = 38;
 
-pub(crate) enum PartitionKey {
+/// A partition key: dereferences to `str`, converts from `&str` and `String`.
+#[derive(Clone)]
+pub struct PartitionKey(Repr);
+
+#[derive(Clone)]
+enum Repr {
     Inline { len: u8, bytes: [u8; INLINE_CAPACITY] },
     Heap(Box<str>),
 }
 
 impl PartitionKey {
-    pub fn new(key: String) -> Self {
-        if key.len() > INLINE_CAPACITY {
-            return PartitionKey::Heap(key.into_boxed_str());
-        }
-        let mut bytes = [0u8; INLINE_CAPACITY];
-        bytes[..key.len()].copy_from_slice(key.as_bytes());
-        PartitionKey::Inline { len: key.len() as u8, bytes }
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        match self {
-            PartitionKey::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            PartitionKey::Heap(key) => key.as_bytes(),
-        }
-    }
-
+    /// The key as text.
     pub fn as_str(&self) -> &str {
-        match self {
-            PartitionKey::Inline { .. } => std::str::from_utf8(self.as_bytes()).expect("copied from a str"),
-            PartitionKey::Heap(key) => key,
+        match &self.0 {
+            // SAFETY: the bytes were copied whole from a `str` (`inline`), so they are UTF-8.
+            // Checking again would scan the key on every use.
+            Repr::Inline { .. } => unsafe { std::str::from_utf8_unchecked(self.as_bytes()) },
+            Repr::Heap(key) => key,
         }
     }
 
+    /// The key's UTF-8 bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Repr::Heap(key) => key.as_bytes(),
+        }
+    }
+
+    /// Length in bytes.
     pub fn len(&self) -> usize {
         self.as_bytes().len()
+    }
+
+    /// True for the empty key (which Kinesis refuses).
+    pub fn is_empty(&self) -> bool {
+        self.as_bytes().is_empty()
+    }
+
+    fn inline(key: &str) -> Option<Self> {
+        (key.len() <= INLINE_CAPACITY).then(|| {
+            let mut bytes = [0u8; INLINE_CAPACITY];
+            bytes[..key.len()].copy_from_slice(key.as_bytes());
+            PartitionKey(Repr::Inline { len: key.len() as u8, bytes })
+        })
+    }
+}
+
+impl From<&str> for PartitionKey {
+    fn from(key: &str) -> Self {
+        PartitionKey::inline(key).unwrap_or_else(|| PartitionKey(Repr::Heap(key.into())))
+    }
+}
+
+impl From<String> for PartitionKey {
+    fn from(key: String) -> Self {
+        PartitionKey::inline(&key).unwrap_or_else(|| PartitionKey(Repr::Heap(key.into_boxed_str())))
+    }
+}
+
+impl From<&String> for PartitionKey {
+    fn from(key: &String) -> Self {
+        PartitionKey::from(key.as_str())
+    }
+}
+
+impl Deref for PartitionKey {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
     }
 }
 
@@ -49,9 +91,17 @@ impl PartialEq for PartitionKey {
     }
 }
 
+impl Eq for PartitionKey {}
+
 impl fmt::Debug for PartitionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for PartitionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -59,26 +109,34 @@ impl fmt::Debug for PartitionKey {
 mod tests {
     use super::*;
 
+    fn is_inline(key: &PartitionKey) -> bool {
+        matches!(key.0, Repr::Inline { .. })
+    }
+
     #[test]
     fn short_keys_are_inline_and_long_ones_on_the_heap() {
         let uuid = "123e4567-e89b-12d3-a456-426614174000";
-        assert!(matches!(PartitionKey::new(uuid.into()), PartitionKey::Inline { .. }));
+        assert!(is_inline(&PartitionKey::from(uuid)));
         let longest_inline = "é".repeat(19);
-        assert!(matches!(PartitionKey::new(longest_inline.clone()), PartitionKey::Inline { .. }));
+        assert!(is_inline(&PartitionKey::from(longest_inline.clone())));
         let long = "k".repeat(INLINE_CAPACITY + 1);
-        assert!(matches!(PartitionKey::new(long.clone()), PartitionKey::Heap(_)));
+        assert!(!is_inline(&PartitionKey::from(long.as_str())));
+        assert!(!is_inline(&PartitionKey::from(long.clone())));
         for key in [uuid, &longest_inline, &long, "a", "", &"é".repeat(256)] {
-            let kept = PartitionKey::new(key.to_owned());
-            assert_eq!(kept.as_str(), key);
-            assert_eq!(kept.as_bytes(), key.as_bytes());
-            assert_eq!(kept.len(), key.len());
+            for kept in [PartitionKey::from(key), PartitionKey::from(key.to_owned())] {
+                assert_eq!(kept.as_str(), key);
+                assert_eq!(kept.as_bytes(), key.as_bytes());
+                assert_eq!(kept.len(), key.len());
+                assert_eq!(kept.to_string(), key);
+            }
         }
     }
 
     #[test]
     fn keys_compare_by_content() {
-        assert_eq!(PartitionKey::new("abc".into()), PartitionKey::new("abc".into()));
-        assert_ne!(PartitionKey::new("abc".into()), PartitionKey::new("abcd".into()));
-        assert_ne!(PartitionKey::new("abc".into()), PartitionKey::new("ab".into()));
+        assert_eq!(PartitionKey::from("abc"), PartitionKey::from(String::from("abc")));
+        assert_ne!(PartitionKey::from("abc"), PartitionKey::from("abcd"));
+        assert_ne!(PartitionKey::from("abc"), PartitionKey::from("ab"));
+        assert_eq!(PartitionKey::from("k".repeat(40)), PartitionKey::from("k".repeat(40).as_str()));
     }
 }

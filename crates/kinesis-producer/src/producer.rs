@@ -6,7 +6,6 @@ use crate::cloudwatch_upload::{UploadSettings, Uploader};
 use crate::config::{Config, ConfigError, MetricsLevel};
 use crate::metrics::{MetricKey, Metrics, Stat};
 use crate::outcome::{Batch, BatchState, Outcome, OutcomeSlot};
-use crate::partition_key::PartitionKey;
 use crate::record::{validate, Arrival, PendingRecord, UserRecord};
 use crate::sdk_transport::SdkTransport;
 use crate::send_gate::SendGate;
@@ -273,7 +272,7 @@ impl Producer {
             let pending = PendingRecord {
                 has_explicit_hash_key: record.explicit_hash_key.is_some(),
                 hash_key,
-                partition_key: PartitionKey::new(record.partition_key),
+                partition_key: record.partition_key,
                 data: record.data,
                 arrival,
                 attempts: 0,

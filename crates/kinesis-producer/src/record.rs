@@ -18,7 +18,7 @@ pub struct UserRecord {
     /// go to the same stream.
     pub stream: Arc<str>,
     /// Partition key (1..256 characters); its MD5 picks the shard unless an explicit hash key is set.
-    pub partition_key: String,
+    pub partition_key: PartitionKey,
     /// Decimal 128-bit hash key that overrides the partition key's MD5 for routing.
     pub explicit_hash_key: Option<String>,
     /// The payload, sent unchanged.
@@ -27,7 +27,7 @@ pub struct UserRecord {
 
 impl UserRecord {
     /// A record routed by the MD5 of its partition key.
-    pub fn new(stream: impl Into<Arc<str>>, partition_key: impl Into<String>, data: impl Into<Bytes>) -> Self {
+    pub fn new(stream: impl Into<Arc<str>>, partition_key: impl Into<PartitionKey>, data: impl Into<Bytes>) -> Self {
         UserRecord {
             stream: stream.into(),
             partition_key: partition_key.into(),

@@ -30,7 +30,7 @@ pub(crate) fn pending_in(
 ) -> PendingRecord {
     let now = Instant::now();
     PendingRecord {
-        partition_key: PartitionKey::new(partition_key.to_owned()),
+        partition_key: PartitionKey::from(partition_key),
         has_explicit_hash_key: explicit_hash_key.is_some(),
         hash_key: explicit_hash_key.unwrap_or_else(|| partition_key_hash(partition_key)),
         data: Bytes::copy_from_slice(data),

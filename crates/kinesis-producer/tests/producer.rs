@@ -58,7 +58,7 @@ fn every_record_is_delivered_once_and_aggregates_stay_in_their_shard() {
     assert_eq!(seen.len(), 3000);
     assert!(seen.values().all(|&n| n == 1));
     for r in &input {
-        assert!(seen.contains_key(&(r.partition_key.clone(), r.data.to_vec())));
+        assert!(seen.contains_key(&(r.partition_key.to_string(), r.data.to_vec())));
     }
     assert_eq!(p.outstanding(), (0, 0));
     let report = p.close(WAIT);
