@@ -6,6 +6,10 @@
 # output "kinesis": the INSTALLED plugin gem inside the logstash-core stand-in (json codec), with
 #                   the kinesis options of --config (plus the case's "delivery");
 # output "codec":   only the json codec (multi_encode of each batch): the baseline.
+# output "least":   the codec plus the least any output has to do in Ruby with these options
+#                   before a producer's own work: each event's partition key read from its field
+#                   and stored in [@metadata][partition_key] (as the old gem does), and each
+#                   batch's keys and payloads copied out of Ruby into Java arrays.
 #
 #   GEM_PATH=<install dir>:/usr/share/rubygems-integration/all jruby benches/pipeline/pipeline_bench.rb \
 #     --config CONFIG.json --cases '[{"output":"codec","workers":4,"batch":125,"event_bytes":200}, ...]' \
@@ -53,6 +57,8 @@ require "logstash-output-kinesis_jars"
 require "logstash/outputs/kinesis"
 
 BASE_OPTIONS = options[:config] ? JSON.parse(File.read(options[:config])) : {}
+KEY_FIELD = (BASE_OPTIONS["event_partition_keys"] || ["id"]).first
+METADATA_KEY = "[@metadata][partition_key]".freeze
 CODEC = LogStash::Codecs::JSON.new({})
 
 # User + system CPU seconds of this process (every thread, the native engine's included).
@@ -156,7 +162,32 @@ class BenchCase
   private
 
   def deliver(slice)
-    @kinesis ? @plugin.multi_receive(slice) : CODEC.multi_encode(slice)
+    case @spec["output"]
+    when "kinesis" then @plugin.multi_receive(slice)
+    when "least" then hand_over(slice)
+    else CODEC.multi_encode(slice)
+    end
+  end
+
+  # The "least" output: key, metadata and one copy of each batch into Java arrays.
+  def hand_over(slice)
+    keys = String.new(encoding: Encoding::BINARY)
+    payloads = String.new(encoding: Encoding::BINARY)
+    key_lengths = Array.new(slice.size)
+    payload_lengths = Array.new(slice.size)
+    slice_keys = slice.map do |event|
+      key = "-#{event.get(KEY_FIELD)}"
+      event.set(METADATA_KEY, key)
+      key
+    end
+    CODEC.multi_encode(slice).each_with_index do |(_event, payload), i|
+      key = slice_keys[i]
+      keys << key
+      key_lengths[i] = key.bytesize
+      payloads << payload
+      payload_lengths[i] = payload.bytesize
+    end
+    [keys.to_java_bytes, key_lengths.to_java(:int), payloads.to_java_bytes, payload_lengths.to_java(:int)]
   end
 
   def delivery
