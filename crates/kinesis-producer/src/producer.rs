@@ -239,15 +239,23 @@ impl Producer {
         if self.closed.load(Ordering::Acquire) {
             return Err(SubmitError::Closed);
         }
+        // Hash keys and errors apart: errors are rare, and zipping a `Result` per record with
+        // the records moved both through the stack for every record.
         let mut hash_keys = Vec::with_capacity(records.len());
+        let mut invalid = Vec::new();
         let (mut count, mut bytes) = (0u64, 0u64);
-        for record in &records {
-            let checked = validate(record, self.max_user_record_size);
-            if checked.is_ok() {
-                count += 1;
-                bytes += (record.data.len() + record.partition_key.len()) as u64;
+        for (index, record) in records.iter().enumerate() {
+            match validate(record, self.max_user_record_size) {
+                Ok(hash_key) => {
+                    count += 1;
+                    bytes += (record.data.len() + record.partition_key.len()) as u64;
+                    hash_keys.push(hash_key);
+                }
+                Err(e) => {
+                    hash_keys.push(0);
+                    invalid.push((index, e));
+                }
             }
-            hash_keys.push(checked);
         }
         let id = self.pending.admit(count, bytes, timeout).map_err(|e| match e {
             AdmitError::Full => SubmitError::Full,
@@ -260,14 +268,13 @@ impl Producer {
         let arrival = Arrival::at(Instant::now());
         let total = records.len();
         let mut by_stream: Vec<(Arc<str>, Vec<PendingRecord>)> = Vec::new();
-        for (index, (record, checked)) in records.into_iter().zip(hash_keys).enumerate() {
-            let hash_key = match checked {
-                Ok(hash_key) => hash_key,
-                Err(e) => {
-                    batch.reject(index, Outcome::failed(e.code(), e.to_string(), 0));
-                    continue;
-                }
-            };
+        let mut invalid = invalid.into_iter().peekable();
+        for (index, record) in records.into_iter().enumerate() {
+            if let Some((_, e)) = invalid.next_if(|(i, _)| *i == index) {
+                batch.reject(index, Outcome::failed(e.code(), e.to_string(), 0));
+                continue;
+            }
+            let hash_key = hash_keys[index];
             let size = record.data.len() + record.partition_key.len();
             let pending = PendingRecord {
                 has_explicit_hash_key: record.explicit_hash_key.is_some(),

@@ -9,7 +9,7 @@ use crate::kinesis_record::KinesisRecord;
 use crate::limiter::ShardLimiter;
 use crate::metrics::{LocalMetrics, Metric, Metrics, StatBuilder};
 use crate::outcome::{complete_all, Outcome};
-use crate::record::PendingRecord;
+use crate::record::{Arrival, PendingRecord};
 use crate::retry::{backoff, certificate_problem, classify_entry, classify_request, Disposition};
 use crate::send_gate::{SendGate, SendPermit};
 use crate::shard_map::{refresh_backoff, Shard, ShardMap};
@@ -328,8 +328,17 @@ impl StreamWorker {
                 self.metrics.record(Metric::UserRecordsReceived, None, 1.0, records.len() as u64);
                 self.mark_metrics_dirty(now);
                 let buffered = self.shared.settings.max_buffered_time;
+                // The records of one submit share their arrival: work the deadline out once.
+                let mut last: Option<(Arrival, Instant)> = None;
                 for record in records {
-                    let deadline = after(record.arrival.instant(), buffered);
+                    let deadline = match last {
+                        Some((arrival, deadline)) if arrival == record.arrival => deadline,
+                        _ => {
+                            let deadline = after(record.arrival.instant(), buffered);
+                            last = Some((record.arrival, deadline));
+                            deadline
+                        }
+                    };
                     self.accept(record, deadline, false, now);
                 }
             }
