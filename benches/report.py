@@ -87,13 +87,15 @@ def sections(engine, pipeline, rtt, kpl):
         lines += [f"**Pipeline** (`benches/run.sh pipeline`, {pipeline['workers']} workers x {pipeline['batch']}-event "
                   f"batches, json codec, test server with {pipeline['shards']} shards; {pipeline['date']}):", "",
                   "| event | codec only: events/s | with the plugin: events/s | codec CPU us/event | "
-                  "plugin's own CPU us/event (of it in the Ruby workers) | own / codec | load |",
-                  "|---|---|---|---|---|---|---|"]
+                  "plugin's own CPU us/event (of it in the Ruby workers) | own / codec | "
+                  "least output's own CPU us/event | load |",
+                  "|---|---|---|---|---|---|---|---|"]
         for s in pipeline["summary"]:
             workers = s["plugin_worker_cpu_us_per_event"] - s["codec_worker_cpu_us_per_event"]
             lines.append(f"| {s['event_bytes']} B | {fmt(s['codec_events_per_sec'])} | {fmt(s['plugin_events_per_sec'])} | "
                          f"{fmt(s['codec_cpu_us_per_event'], 2)} | {fmt(s['plugin_own_cpu_us_per_event'], 2)} "
-                         f"({fmt(workers, 2)}) | {fmt(s['plugin_own_over_codec'], 2)} | {', '.join(s['loads'])} |")
+                         f"({fmt(workers, 2)}) | {fmt(s['plugin_own_over_codec'], 2)} | "
+                         f"{fmt(s.get('least_own_cpu_us_per_event'), 2)} | {', '.join(s['loads'])} |")
         lines.append("")
     if rtt:
         lines += [f"**20 ms RTT** (`benches/run.sh rtt`, 200-byte events, {rtt['shards']} shards; {rtt['date']}):", "",
