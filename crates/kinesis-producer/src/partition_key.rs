@@ -71,12 +71,6 @@ impl From<String> for PartitionKey {
     }
 }
 
-impl From<&String> for PartitionKey {
-    fn from(key: &String) -> Self {
-        PartitionKey::from(key.as_str())
-    }
-}
-
 impl Deref for PartitionKey {
     type Target = str;
 
